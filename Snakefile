@@ -1,0 +1,24 @@
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+
+# The demo study is the default; a user's --configfile replaces it rather than being
+# merged into it, so that demo sections a user did not ask for never run.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/bulk.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

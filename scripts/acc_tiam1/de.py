@@ -1,0 +1,233 @@
+"""Differential expression with pydeseq2, shared by bulk and pseudobulk data.
+
+One fit per design (:func:`fit_deseq`), then one Wald test per contrast on that fit
+(:func:`contrast_table`). The defaults follow R's DESeq2 (alpha 0.1, independent
+filtering, Cook's distance filtering and outlier replacement from 7 replicates), so
+results can be compared with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .design import Contrast, shrink_coefficient
+
+#: Columns of every DE table, in order; DESeq2's names.
+DE_COLUMNS = [
+    "gene_id",
+    "gene",
+    "baseMean",
+    "log2FoldChange",
+    "lfcSE",
+    "stat",
+    "pvalue",
+    "padj",
+    "log2FoldChange_shrunk",
+    "lfcSE_shrunk",
+    "lfc_shrinkage",
+]
+
+
+@contextlib.contextmanager
+def _quiet_pydeseq2():
+    """pydeseq2 prints progress to stdout; keep it out of our logs' result sections."""
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=FutureWarning)
+        yield sink
+
+
+def fit_deseq(
+    counts: pd.DataFrame,
+    coldata: pd.DataFrame,
+    design: str,
+    n_cpus: int = 1,
+    refit_cooks: bool = True,
+    min_replicates: int = 7,
+):
+    """Fit DESeq2's negative-binomial GLM to every gene.
+
+    Parameters
+    ----------
+    counts
+        Raw integer counts, genes x samples (columns in the order of ``coldata``).
+    coldata
+        Design variables per sample, as built by :func:`acc_tiam1.design.make_coldata`
+        (categoricals whose first category is the reference level).
+    design
+        Design formula, e.g. ``"~ sex + condition"``.
+    n_cpus
+        Worker processes for pydeseq2.
+    refit_cooks
+        Replace Cook's outliers and refit, for samples in groups of at least
+        ``min_replicates`` (DESeq2's ``minReplicatesForReplace``).
+    min_replicates
+        See ``refit_cooks``.
+
+    Returns
+    -------
+    pydeseq2.dds.DeseqDataSet
+        The fitted data set.
+    """
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.default_inference import DefaultInference
+
+    counts = counts.loc[:, coldata.index]
+    with _quiet_pydeseq2():
+        dds = DeseqDataSet(
+            counts=counts.T,
+            metadata=coldata,
+            design=design,
+            refit_cooks=refit_cooks,
+            min_replicates=min_replicates,
+            inference=DefaultInference(n_cpus=n_cpus),
+            quiet=True,
+        )
+        dds.deseq2()
+    return dds
+
+
+def contrast_table(
+    dds,
+    contrast: Contrast,
+    genes: pd.DataFrame,
+    alpha: float = 0.1,
+    cooks_filter: bool = True,
+    independent_filter: bool = True,
+    shrink: bool = True,
+    n_cpus: int = 1,
+) -> pd.DataFrame:
+    """Wald test of one contrast on a fitted data set.
+
+    Parameters
+    ----------
+    dds
+        Output of :func:`fit_deseq`.
+    contrast
+        Levels to compare.
+    genes
+        Index ``gene_id``, column ``gene`` (symbol).
+    alpha
+        FDR target that independent filtering optimises (R's default is 0.1).
+    cooks_filter, independent_filter
+        As in DESeq2's ``results()``.
+    shrink
+        Also report apeGLM-shrunk fold changes where the contrast is one coefficient.
+    n_cpus
+        Worker processes for the shrinkage fit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`DE_COLUMNS`, sorted by p-value (ties by gene id); genes with no
+        p-value last. ``log2FoldChange`` is the unshrunk estimate that ``stat`` and
+        ``pvalue`` belong to; ``lfc_shrinkage`` says what ``log2FoldChange_shrunk`` is.
+    """
+    from pydeseq2.default_inference import DefaultInference
+    from pydeseq2.ds import DeseqStats
+
+    with _quiet_pydeseq2():
+        stats = DeseqStats(
+            dds,
+            contrast=contrast.as_pydeseq2(),
+            alpha=alpha,
+            cooks_filter=cooks_filter,
+            independent_filter=independent_filter,
+            inference=DefaultInference(n_cpus=n_cpus),
+            quiet=True,
+        )
+        stats.summary()
+        table = stats.results_df.copy()
+        coeff = shrink_coefficient(contrast, dds.obs) if shrink else None
+        if coeff is not None:
+            stats.lfc_shrink(coeff=coeff)
+            table["log2FoldChange_shrunk"] = stats.results_df["log2FoldChange"]
+            table["lfcSE_shrunk"] = stats.results_df["lfcSE"]
+            table["lfc_shrinkage"] = f"apeglm ({coeff})"
+        else:
+            table["log2FoldChange_shrunk"] = np.nan
+            table["lfcSE_shrunk"] = np.nan
+            table["lfc_shrinkage"] = (
+                "none (shrinkage off)"
+                if not shrink
+                else "none (contrast is not a single model coefficient)"
+            )
+    table.index.name = "gene_id"
+    table = table.join(genes["gene"]).reset_index()
+    return sort_de_table(table[DE_COLUMNS])
+
+
+def sort_de_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Sort by p-value, ties by gene id, missing p-values last; deterministic."""
+    order = np.lexsort(
+        (table["gene_id"].to_numpy(), table["pvalue"].fillna(np.inf).to_numpy())
+    )
+    return table.iloc[order].reset_index(drop=True)
+
+
+def normalized_counts(dds, genes: pd.DataFrame) -> pd.DataFrame:
+    """Counts divided by DESeq2 size factors, genes x samples, with gene symbols first."""
+    norm = pd.DataFrame(
+        np.asarray(dds.layers["normed_counts"]).T,
+        index=pd.Index(dds.var_names, name="gene_id"),
+        columns=dds.obs_names,
+    )
+    return genes[["gene"]].join(norm, how="right")
+
+
+def save_fit(dds, path: str | Path) -> None:
+    """Pickle a fitted data set (written atomically)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        pickle.dump(dds, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+
+
+def load_fit(path: str | Path):
+    """Read a data set written by :func:`save_fit`."""
+    from formulaic_contrasts import FormulaicContrasts
+
+    with open(path, "rb") as handle:
+        dds = pickle.load(handle)
+    # formulaic_contrasts registers its materializer per instance, in memory only, so
+    # contrasts on an unpickled fit need it rebuilt from the (pickled) sample data.
+    dds.formulaic_contrasts = FormulaicContrasts(dds.obs, dds.design)
+    rebuilt = list(dds.formulaic_contrasts.design_matrix.columns)
+    if rebuilt != list(dds.obsm["design_matrix"].columns):
+        raise RuntimeError(f"design matrix of {path} could not be rebuilt: {rebuilt}")
+    return dds
+
+
+def summarise_tables(tables: dict[str, pd.DataFrame], alpha: float) -> pd.DataFrame:
+    """Genes tested and significant (up, down) at ``padj < alpha`` per DE table.
+
+    Parameters
+    ----------
+    tables
+        ``{name: DE table}``.
+    alpha
+        Adjusted p-value threshold.
+    """
+    rows = []
+    for name, t in tables.items():
+        sig = t["padj"] < alpha
+        rows.append(
+            {
+                "contrast": name,
+                "genes_tested": int(t["pvalue"].notna().sum()),
+                "genes_with_padj": int(t["padj"].notna().sum()),
+                f"up_padj_lt_{alpha:g}": int((sig & (t["log2FoldChange"] > 0)).sum()),
+                f"down_padj_lt_{alpha:g}": int((sig & (t["log2FoldChange"] < 0)).sum()),
+                "lfc_shrinkage": t["lfc_shrinkage"].iloc[0] if len(t) else "",
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,135 @@
+"""Sample-level quality control of count matrices (bulk samples or pseudobulk samples)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def library_stats(counts: pd.DataFrame) -> pd.DataFrame:
+    """Library size and number of detected genes (count > 0) per sample.
+
+    Parameters
+    ----------
+    counts
+        Genes x samples raw counts.
+    """
+    return pd.DataFrame(
+        {
+            "library_size": counts.sum(axis=0).astype(np.int64),
+            "detected_genes": (counts > 0).sum(axis=0).astype(np.int64),
+        },
+        index=counts.columns.rename("sample"),
+    )
+
+
+def vst(counts: pd.DataFrame, n_cpus: int = 1) -> pd.DataFrame:
+    """DESeq2's blind variance-stabilising transformation.
+
+    Blind (intercept-only) as DESeq2 recommends for QC, so that the design cannot make
+    groups look more separated than they are.
+
+    Returns
+    -------
+    Genes x samples matrix on a log2-like scale.
+    """
+    from pydeseq2.dds import DeseqDataSet
+    from pydeseq2.default_inference import DefaultInference
+
+    from .de import _quiet_pydeseq2
+
+    meta = pd.DataFrame({"all": ["all"] * counts.shape[1]}, index=counts.columns)
+    with _quiet_pydeseq2():
+        dds = DeseqDataSet(
+            counts=counts.T, metadata=meta, design="~1",
+            inference=DefaultInference(n_cpus=n_cpus), quiet=True,
+        )
+        dds.vst(use_design=False)
+    return pd.DataFrame(
+        np.asarray(dds.layers["vst_counts"]).T, index=counts.index, columns=counts.columns
+    )
+
+
+def top_variable(matrix: pd.DataFrame, n_top: int) -> pd.DataFrame:
+    """The ``n_top`` rows with the highest variance (ties broken by row order)."""
+    var = matrix.var(axis=1).to_numpy()
+    order = np.argsort(-var, kind="stable")[: min(n_top, len(var))]
+    return matrix.iloc[np.sort(order)]
+
+
+def pca(matrix: pd.DataFrame, n_components: int = 5) -> tuple[pd.DataFrame, np.ndarray]:
+    """PCA of samples (columns) of a genes x samples matrix by exact SVD.
+
+    Signs are fixed so that each component's largest absolute loading is positive,
+    which makes the result identical across runs and machines.
+
+    Returns
+    -------
+    scores
+        Samples x ``PC1..PCk``.
+    explained
+        Fraction of variance of each component.
+    """
+    x = matrix.to_numpy(dtype=float).T
+    x = x - x.mean(axis=0)
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    k = min(n_components, len(s))
+    signs = np.sign(vt[np.arange(k), np.argmax(np.abs(vt[:k]), axis=1)])
+    signs[signs == 0] = 1
+    scores = u[:, :k] * s[:k] * signs
+    total = (s**2).sum()
+    explained = (s[:k] ** 2) / total if total > 0 else np.zeros(k)
+    cols = [f"PC{i + 1}" for i in range(k)]
+    return pd.DataFrame(scores, index=matrix.columns, columns=cols), explained
+
+
+def sample_distances(matrix: pd.DataFrame) -> pd.DataFrame:
+    """Euclidean distances between samples (columns)."""
+    x = matrix.to_numpy(dtype=float).T
+    sq = (x**2).sum(axis=1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0)
+    np.fill_diagonal(d2, 0.0)
+    return pd.DataFrame(np.sqrt(d2), index=matrix.columns, columns=matrix.columns)
+
+
+def robust_z(values: pd.Series) -> pd.Series:
+    """(value - median) / (1.4826 * MAD); 0 where the MAD is 0."""
+    med = values.median()
+    mad = 1.4826 * (values - med).abs().median()
+    if mad == 0 or not np.isfinite(mad):
+        return pd.Series(0.0, index=values.index)
+    return (values - med) / mad
+
+
+def flag_outliers(
+    stats: pd.DataFrame, distances: pd.DataFrame, n_mad: float = 3.5
+) -> pd.DataFrame:
+    """Flag samples whose QC metrics are far from the others. Nothing is dropped.
+
+    A sample is flagged when its log10 library size or its number of detected genes is
+    more than ``n_mad`` MADs below the median, or its median distance to the other
+    samples (VST space) is more than ``n_mad`` MADs above the median.
+
+    Returns
+    -------
+    ``stats`` with columns ``median_distance``, one robust z-score per metric,
+    ``outlier`` (bool) and ``outlier_reason``.
+    """
+    out = stats.copy()
+    d = distances.to_numpy(copy=True)
+    np.fill_diagonal(d, np.nan)
+    out["median_distance"] = np.nanmedian(d, axis=1) if d.shape[0] > 1 else 0.0
+    out["z_library_size"] = robust_z(np.log10(out["library_size"].clip(lower=1)))
+    out["z_detected_genes"] = robust_z(out["detected_genes"].astype(float))
+    out["z_median_distance"] = robust_z(out["median_distance"])
+    rules = {
+        "low library size": out["z_library_size"] < -n_mad,
+        "few detected genes": out["z_detected_genes"] < -n_mad,
+        "far from other samples": out["z_median_distance"] > n_mad,
+    }
+    reasons = pd.DataFrame(rules)
+    out["outlier"] = reasons.any(axis=1)
+    out["outlier_reason"] = reasons.apply(
+        lambda row: "; ".join(k for k, v in row.items() if v), axis=1
+    )
+    return out

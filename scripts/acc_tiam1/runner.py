@@ -1,0 +1,60 @@
+"""Glue between a Snakemake rule script and the library: logging and clean errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import InputError
+
+
+def run_rule(main: Callable[[object], None], smk) -> None:
+    """Run ``main(smk)`` with its output in the rule's log.
+
+    An :class:`~acc_tiam1.errors.InputError` ends the job with exit code 1 and its
+    message (in the log and on the terminal) instead of a traceback.
+
+    Parameters
+    ----------
+    main
+        The rule's work; receives the ``snakemake`` object.
+    smk
+        The ``snakemake`` object Snakemake injects into rule scripts.
+    """
+    log_path = Path(smk.log[0]) if len(smk.log) else None
+    if log_path is None:
+        _call(main, smk)
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as log, contextlib.redirect_stdout(log), \
+            contextlib.redirect_stderr(log):
+        handler = logging.StreamHandler(log)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        try:
+            _call(main, smk, log)
+        finally:
+            root.removeHandler(handler)
+
+
+def _call(main, smk, log=None) -> None:
+    try:
+        main(smk)
+    except InputError as err:
+        message = f"Invalid input: {err}"
+        if log is not None:
+            print(message, file=log, flush=True)
+        print(message, file=sys.__stderr__, flush=True)
+        sys.exit(1)
+    except Exception:
+        # Anything else is a bug, not a user mistake: keep the traceback, in the log too.
+        if log is not None:
+            traceback.print_exc(file=log)
+            log.flush()
+        raise

@@ -1,0 +1,29 @@
+"""Rule bulk_sample_qc: per-sample metrics, PCA, distances and outlier flags."""
+
+import logging
+
+import pandas as pd
+
+from acc_tiam1 import io, qc
+from acc_tiam1.runner import run_rule
+
+
+def main(smk):
+    counts, _ = io.read_prepared_counts(smk.input.counts)
+    vst = io.read_tsv(smk.input.vst).drop(columns="gene")
+    top = qc.top_variable(vst, smk.params.top_variable_genes)
+    scores, explained = qc.pca(top)
+    distances = qc.sample_distances(top)
+    table = qc.flag_outliers(qc.library_stats(counts), distances, smk.params.outlier_mad)
+    table = table.join(scores)
+    flagged = table.index[table["outlier"]].tolist()
+    logging.info("flagged outliers (kept in the analysis): %s", flagged or "none")
+    io.write_tsv(table, smk.output.table)
+    io.write_tsv(distances, smk.output.distances)
+    io.write_tsv(
+        pd.DataFrame({"component": scores.columns, "variance_explained": explained}),
+        smk.output.variance, index=False,
+    )
+
+
+run_rule(main, snakemake)  # noqa: F821

@@ -1,0 +1,237 @@
+rule bulk_prepare:
+    input:
+        counts=lambda wc: BULK.counts,
+        samples=lambda wc: BULK.samples_path,
+    output:
+        counts="results/bulk/counts.tsv",
+    log:
+        "logs/bulk/prepare.log",
+    benchmark:
+        "benchmarks/bulk/prepare.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 20),
+        runtime=runtime(10),
+    conda:
+        ENV
+    script:
+        "../../scripts/bulk_prepare.py"
+
+
+rule bulk_vst:
+    input:
+        counts=rules.bulk_prepare.output.counts,
+    output:
+        vst="results/bulk/vst.tsv",
+    log:
+        "logs/bulk/vst.log",
+    benchmark:
+        "benchmarks/bulk/vst.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(1500, 20),
+        runtime=runtime(15, 0.5),
+    conda:
+        ENV
+    script:
+        "../../scripts/bulk_vst.py"
+
+
+rule bulk_sample_qc:
+    input:
+        counts=rules.bulk_prepare.output.counts,
+        vst=rules.bulk_vst.output.vst,
+    output:
+        table=report(
+            "results/bulk/qc/sample_qc.tsv",
+            caption="../report/bulk_sample_qc.rst",
+            category="1. Bulk QC",
+            labels={"figure": "sample QC table"},
+        ),
+        distances="results/bulk/qc/sample_distances.tsv",
+        variance="results/bulk/qc/pca_variance.tsv",
+    params:
+        top_variable_genes=config["bulk_qc"]["top_variable_genes"],
+        outlier_mad=config["bulk_qc"]["outlier_mad"],
+    log:
+        "logs/bulk/sample_qc.log",
+    benchmark:
+        "benchmarks/bulk/sample_qc.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 10),
+        runtime=runtime(10),
+    conda:
+        ENV
+    script:
+        "../../scripts/bulk_sample_qc.py"
+
+
+rule bulk_qc_plots:
+    input:
+        samples=lambda wc: BULK.samples_path,
+        table=rules.bulk_sample_qc.output.table,
+        distances=rules.bulk_sample_qc.output.distances,
+        variance=rules.bulk_sample_qc.output.variance,
+    output:
+        library_sizes=report(
+            "results/bulk/qc/library_sizes.png",
+            caption="../report/bulk_library_sizes.rst",
+            category="1. Bulk QC",
+            labels={"figure": "library sizes"},
+        ),
+        pca=report(
+            "results/bulk/qc/pca.png",
+            caption="../report/bulk_pca.rst",
+            category="1. Bulk QC",
+            labels={"figure": "PCA"},
+        ),
+        distances=report(
+            "results/bulk/qc/sample_distances.png",
+            caption="../report/bulk_distances.rst",
+            category="1. Bulk QC",
+            labels={"figure": "sample distances"},
+        ),
+    params:
+        colour_by=CONTRASTS[0].variable,
+        top_variable_genes=config["bulk_qc"]["top_variable_genes"],
+    log:
+        "logs/bulk/qc_plots.log",
+    benchmark:
+        "benchmarks/bulk/qc_plots.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime(10),
+    conda:
+        ENV
+    script:
+        "../../scripts/bulk_qc_plots.py"
+
+
+rule bulk_de_fit:
+    input:
+        counts=rules.bulk_prepare.output.counts,
+        samples=lambda wc: BULK.samples_path,
+    output:
+        fit="results/bulk/de/deseq2_fit.pkl",
+        normalized=report(
+            "results/bulk/normalized_counts.tsv",
+            caption="../report/bulk_normalized.rst",
+            category="2. Bulk differential expression",
+            subcategory="normalised counts",
+            labels={"table": "normalised counts"},
+        ),
+    params:
+        design=lambda wc: BULK.design,
+        contrasts=config["contrasts"],
+        min_replicates_for_replace=config["de"]["min_replicates_for_replace"],
+    log:
+        "logs/bulk/de_fit.log",
+    benchmark:
+        "benchmarks/bulk/de_fit.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(2000, 30),
+        runtime=runtime(30, 1),
+    conda:
+        ENV
+    script:
+        "../../scripts/de_fit.py"
+
+
+rule bulk_de_contrast:
+    input:
+        fit=rules.bulk_de_fit.output.fit,
+    output:
+        table=report(
+            "results/bulk/de/{contrast}.tsv",
+            caption="../report/de_table.rst",
+            category="2. Bulk differential expression",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "figure": "DE table"},
+        ),
+    params:
+        contrast=lambda wc: contrast_config(wc.contrast),
+        alpha=config["de"]["alpha"],
+        cooks_filter=config["de"]["cooks_filter"],
+        independent_filter=config["de"]["independent_filter"],
+        lfc_shrink=config["de"]["lfc_shrink"],
+    log:
+        "logs/bulk/de_{contrast}.log",
+    benchmark:
+        "benchmarks/bulk/de_{contrast}.tsv"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(2000, 2),
+        runtime=runtime(20, 0.2),
+    conda:
+        ENV
+    script:
+        "../../scripts/de_contrast.py"
+
+
+rule bulk_de_plots:
+    input:
+        table=rules.bulk_de_contrast.output.table,
+    output:
+        volcano=report(
+            "results/bulk/de/{contrast}.volcano.png",
+            caption="../report/volcano.rst",
+            category="2. Bulk differential expression",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "figure": "volcano plot"},
+        ),
+        ma=report(
+            "results/bulk/de/{contrast}.ma.png",
+            caption="../report/ma.rst",
+            category="2. Bulk differential expression",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "figure": "MA plot"},
+        ),
+    params:
+        title=lambda wc: f"bulk: {contrast_label(wc.contrast)}",
+        padj_threshold=config["plots"]["padj_threshold"],
+        lfc_threshold=config["plots"]["lfc_threshold"],
+        label_top=config["plots"]["label_top"],
+        highlight_genes=config["plots"]["highlight_genes"],
+    log:
+        "logs/bulk/de_plots_{contrast}.log",
+    benchmark:
+        "benchmarks/bulk/de_plots_{contrast}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10),
+    conda:
+        ENV
+    script:
+        "../../scripts/de_plots.py"
+
+
+rule bulk_de_summary:
+    input:
+        tables=expand(rules.bulk_de_contrast.output.table, contrast=CONTRAST_NAMES),
+    output:
+        summary=report(
+            "results/bulk/de/summary.tsv",
+            caption="../report/de_summary.rst",
+            category="2. Bulk differential expression",
+            subcategory="summary",
+            labels={"table": "significant genes per contrast"},
+        ),
+    params:
+        names=CONTRAST_NAMES,
+        alpha=config["de"]["alpha"],
+    log:
+        "logs/bulk/de_summary.log",
+    benchmark:
+        "benchmarks/bulk/de_summary.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10),
+    conda:
+        ENV
+    script:
+        "../../scripts/de_summary.py"

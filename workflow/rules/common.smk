@@ -1,0 +1,81 @@
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+
+from acc_tiam1 import config as cfg  # noqa: E402
+from acc_tiam1.errors import InputError  # noqa: E402
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+ENV = "../envs/analysis.yaml"
+DEMO_OUTPUTS = [cfg.DEMO_BULK_COUNTS]
+
+try:
+    CONTRASTS = cfg.contrasts(config)
+    BULK = cfg.check_bulk(config, producible=DEMO_OUTPUTS)
+    if BULK is not None:
+        validate(BULK.samples.reset_index(), schema="../schemas/samples.schema.yaml")
+except InputError as err:
+    raise WorkflowError(f"Invalid input. {err}") from None
+
+CONTRAST_NAMES = [c.name for c in CONTRASTS]
+
+
+wildcard_constraints:
+    contrast="|".join(CONTRAST_NAMES),
+
+
+def mem_mb(base, per_input_mb=0.0):
+    """Memory that grows with the input size and doubles with each retry."""
+
+    def _mem(wildcards, input, attempt):
+        return int((base + per_input_mb * input.size_mb) * 2 ** (attempt - 1))
+
+    return _mem
+
+
+def runtime(base, per_input_mb=0.0):
+    """Minutes of wall time, growing with the input size and with each retry."""
+
+    def _runtime(wildcards, input, attempt):
+        return int((base + per_input_mb * input.size_mb) * attempt)
+
+    return _runtime
+
+
+def bulk_outputs():
+    if BULK is None:
+        return []
+    return [
+        "results/bulk/qc/sample_qc.tsv",
+        "results/bulk/qc/library_sizes.png",
+        "results/bulk/qc/pca.png",
+        "results/bulk/qc/sample_distances.png",
+        "results/bulk/normalized_counts.tsv",
+        "results/bulk/de/summary.tsv",
+        *expand("results/bulk/de/{contrast}.tsv", contrast=CONTRAST_NAMES),
+        *expand(
+            "results/bulk/de/{contrast}.{plot}.png",
+            contrast=CONTRAST_NAMES,
+            plot=["volcano", "ma"],
+        ),
+    ]
+
+
+def all_outputs():
+    return bulk_outputs()
+
+
+def contrast_config(name):
+    """The config entry of one contrast, as a plain dict (a rule parameter)."""
+    return next(dict(c) for c in config["contrasts"] if c["name"] == name)
+
+
+def contrast_label(name):
+    c = contrast_config(name)
+    return f"{c['name']} ({c['variable']}: {c['target']} vs {c['reference']})"
