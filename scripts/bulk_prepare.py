@@ -17,4 +17,4 @@ def main(smk):
     io.write_tsv(genes.join(counts), smk.output.counts)
 
 
-run_rule(main, snakemake)  # noqa: F821
+run_rule(main, snakemake)

@@ -18,4 +18,4 @@ def main(smk):
     plots.save(plots.distance_heatmap(distances, sheet, covariates[:2]), smk.output.distances)
 
 
-run_rule(main, snakemake)  # noqa: F821
+run_rule(main, snakemake)

@@ -3,7 +3,6 @@
 import logging
 
 import pandas as pd
-
 from acc_tiam1 import io, qc
 from acc_tiam1.runner import run_rule
 
@@ -26,4 +25,4 @@ def main(smk):
     )
 
 
-run_rule(main, snakemake)  # noqa: F821
+run_rule(main, snakemake)

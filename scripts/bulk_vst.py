@@ -9,4 +9,4 @@ def main(smk):
     io.write_tsv(genes.join(qc.vst(counts, n_cpus=smk.threads)), smk.output.vst)
 
 
-run_rule(main, snakemake)  # noqa: F821
+run_rule(main, snakemake)

@@ -20,4 +20,4 @@ def main(smk):
     io.write_tsv(table, smk.output.table, index=False)
 
 
-run_rule(main, snakemake)  # noqa: F821
+run_rule(main, snakemake)

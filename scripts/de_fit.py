@@ -18,9 +18,10 @@ def main(smk):
         min_replicates=smk.params.min_replicates_for_replace,
     )
     dds.var["gene"] = genes.loc[dds.var_names, "gene"].to_numpy()
-    logging.info("size factors: %s", dict(zip(dds.obs_names, dds.obs["size_factors"].round(4))))
+    size_factors = dds.obs["size_factors"].round(4)
+    logging.info("size factors: %s", size_factors.to_dict())
     de.save_fit(dds, smk.output.fit)
     io.write_tsv(de.normalized_counts(dds, genes), smk.output.normalized)
 
 
-run_rule(main, snakemake)  # noqa: F821
+run_rule(main, snakemake)

@@ -18,4 +18,4 @@ def main(smk):
     )
 
 
-run_rule(main, snakemake)  # noqa: F821
+run_rule(main, snakemake)

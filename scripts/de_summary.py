@@ -10,4 +10,4 @@ def main(smk):
     io.write_tsv(de.summarise_tables(tables, smk.params.alpha), smk.output.summary, index=False)
 
 
-run_rule(main, snakemake)  # noqa: F821
+run_rule(main, snakemake)

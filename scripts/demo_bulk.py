@@ -19,4 +19,4 @@ def main(smk):
     io.write_tsv(counts, smk.output.counts, index=False)
 
 
-run_rule(main, snakemake)  # noqa: F821
+run_rule(main, snakemake)

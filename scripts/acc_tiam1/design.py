@@ -1,4 +1,4 @@
-"""Design formulas, contrasts and reference levels, and the checks that tie them to a sample sheet."""
+"""Design formulas, contrasts and reference levels, and their checks against a sample sheet."""
 
 from __future__ import annotations
 

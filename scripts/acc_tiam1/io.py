@@ -68,6 +68,16 @@ def _check_readable(path: str | Path, what: str) -> Path:
     return path
 
 
+def _check_text(path: Path, what: str) -> None:
+    # Decode the start up front, so that a binary or mis-encoded file gets one clear
+    # message instead of a decoder error from whichever reader touches it first.
+    try:
+        with _open_text(path) as handle:
+            handle.read(65536)
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as err:
+        raise InputError(f"{what} is not a UTF-8 text file ({type(err).__name__}).", path) from err
+
+
 def read_table(path: str | Path, what: str = "table", **kwargs) -> pd.DataFrame:
     """Read a TSV or CSV file with every cell as a string.
 
@@ -81,6 +91,7 @@ def read_table(path: str | Path, what: str = "table", **kwargs) -> pd.DataFrame:
         Passed to :func:`pandas.read_csv`.
     """
     path = _check_readable(path, what)
+    _check_text(path, what)
     try:
         return pd.read_csv(
             path,
@@ -179,7 +190,13 @@ def read_count_matrix(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         For missing, non-numeric, negative, non-integer counts and duplicated gene ids.
     """
     path = _check_readable(path, "count matrix")
-    table = read_table(path, what="count matrix", skiprows=_comment_lines(path))
+    _check_text(path, "count matrix")
+    skip = _comment_lines(path)
+    header = _header_fields(path, len(skip))
+    dup_cols = sorted({c for c in header if header.count(c) > 1})
+    if dup_cols:
+        raise InputError(f"duplicated column name(s): {', '.join(dup_cols)}.", path)
+    table = read_table(path, what="count matrix", skiprows=skip)
     columns = [str(c) for c in table.columns]
     if len(columns) < 2:
         raise InputError(
@@ -221,6 +238,15 @@ def read_count_matrix(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         genes["gene"].isin(["", "NA", "nan"])
     ]
     return counts, genes
+
+
+def _header_fields(path: Path, n_skip: int) -> list[str]:
+    sep = sniff_separator(path)
+    with _open_text(path) as handle:
+        for i, line in enumerate(handle):
+            if i == n_skip:
+                return [f.strip().strip('"') for f in line.rstrip("\r\n").split(sep)]
+    return []
 
 
 def _comment_lines(path: Path) -> list[int]:
@@ -372,6 +398,7 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
         for set names used twice.
     """
     path = _check_readable(path, "gene-set file")
+    _check_text(path, "gene-set file")
     sets: dict[str, list[str]] = {}
     try:
         with _open_text(path) as handle:

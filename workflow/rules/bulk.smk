@@ -8,12 +8,12 @@ rule bulk_prepare:
         "logs/bulk/prepare.log",
     benchmark:
         "benchmarks/bulk/prepare.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 20),
         runtime=runtime(10),
-    conda:
-        ENV
     script:
         "../../scripts/bulk_prepare.py"
 
@@ -27,12 +27,12 @@ rule bulk_vst:
         "logs/bulk/vst.log",
     benchmark:
         "benchmarks/bulk/vst.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem_mb(1500, 20),
         runtime=runtime(15, 0.5),
-    conda:
-        ENV
     script:
         "../../scripts/bulk_vst.py"
 
@@ -50,19 +50,19 @@ rule bulk_sample_qc:
         ),
         distances="results/bulk/qc/sample_distances.tsv",
         variance="results/bulk/qc/pca_variance.tsv",
-    params:
-        top_variable_genes=config["bulk_qc"]["top_variable_genes"],
-        outlier_mad=config["bulk_qc"]["outlier_mad"],
     log:
         "logs/bulk/sample_qc.log",
     benchmark:
         "benchmarks/bulk/sample_qc.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 10),
         runtime=runtime(10),
-    conda:
-        ENV
+    params:
+        top_variable_genes=config["bulk_qc"]["top_variable_genes"],
+        outlier_mad=config["bulk_qc"]["outlier_mad"],
     script:
         "../../scripts/bulk_sample_qc.py"
 
@@ -92,19 +92,19 @@ rule bulk_qc_plots:
             category="1. Bulk QC",
             labels={"figure": "sample distances"},
         ),
-    params:
-        colour_by=CONTRASTS[0].variable,
-        top_variable_genes=config["bulk_qc"]["top_variable_genes"],
     log:
         "logs/bulk/qc_plots.log",
     benchmark:
         "benchmarks/bulk/qc_plots.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem_mb(1000),
         runtime=runtime(10),
-    conda:
-        ENV
+    params:
+        colour_by=CONTRASTS[0].variable,
+        top_variable_genes=config["bulk_qc"]["top_variable_genes"],
     script:
         "../../scripts/bulk_qc_plots.py"
 
@@ -122,20 +122,20 @@ rule bulk_de_fit:
             subcategory="normalised counts",
             labels={"table": "normalised counts"},
         ),
-    params:
-        design=lambda wc: BULK.design,
-        contrasts=config["contrasts"],
-        min_replicates_for_replace=config["de"]["min_replicates_for_replace"],
     log:
         "logs/bulk/de_fit.log",
     benchmark:
         "benchmarks/bulk/de_fit.tsv"
+    conda:
+        ENV
     threads: 2
     resources:
         mem_mb=mem_mb(2000, 30),
         runtime=runtime(30, 1),
-    conda:
-        ENV
+    params:
+        design=lambda wc: BULK.design,
+        contrasts=config["contrasts"],
+        min_replicates_for_replace=config["de"]["min_replicates_for_replace"],
     script:
         "../../scripts/de_fit.py"
 
@@ -151,22 +151,22 @@ rule bulk_de_contrast:
             subcategory="{contrast}",
             labels={"contrast": "{contrast}", "figure": "DE table"},
         ),
+    log:
+        "logs/bulk/de_{contrast}.log",
+    benchmark:
+        "benchmarks/bulk/de_{contrast}.tsv"
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem_mb(2000, 2),
+        runtime=runtime(20, 0.2),
     params:
         contrast=lambda wc: contrast_config(wc.contrast),
         alpha=config["de"]["alpha"],
         cooks_filter=config["de"]["cooks_filter"],
         independent_filter=config["de"]["independent_filter"],
         lfc_shrink=config["de"]["lfc_shrink"],
-    log:
-        "logs/bulk/de_{contrast}.log",
-    benchmark:
-        "benchmarks/bulk/de_{contrast}.tsv"
-    threads: 2
-    resources:
-        mem_mb=mem_mb(2000, 2),
-        runtime=runtime(20, 0.2),
-    conda:
-        ENV
     script:
         "../../scripts/de_contrast.py"
 
@@ -189,22 +189,22 @@ rule bulk_de_plots:
             subcategory="{contrast}",
             labels={"contrast": "{contrast}", "figure": "MA plot"},
         ),
+    log:
+        "logs/bulk/de_plots_{contrast}.log",
+    benchmark:
+        "benchmarks/bulk/de_plots_{contrast}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10),
     params:
         title=lambda wc: f"bulk: {contrast_label(wc.contrast)}",
         padj_threshold=config["plots"]["padj_threshold"],
         lfc_threshold=config["plots"]["lfc_threshold"],
         label_top=config["plots"]["label_top"],
         highlight_genes=config["plots"]["highlight_genes"],
-    log:
-        "logs/bulk/de_plots_{contrast}.log",
-    benchmark:
-        "benchmarks/bulk/de_plots_{contrast}.tsv"
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1000, 5),
-        runtime=runtime(10),
-    conda:
-        ENV
     script:
         "../../scripts/de_plots.py"
 
@@ -220,18 +220,18 @@ rule bulk_de_summary:
             subcategory="summary",
             labels={"table": "significant genes per contrast"},
         ),
-    params:
-        names=CONTRAST_NAMES,
-        alpha=config["de"]["alpha"],
     log:
         "logs/bulk/de_summary.log",
     benchmark:
         "benchmarks/bulk/de_summary.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10),
-    conda:
-        ENV
+    params:
+        names=CONTRAST_NAMES,
+        alpha=config["de"]["alpha"],
     script:
         "../../scripts/de_summary.py"

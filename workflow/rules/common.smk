@@ -9,7 +9,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from acc_tiam1 import config as cfg  # noqa: E402
 from acc_tiam1.errors import InputError  # noqa: E402
 
-
 validate(config, schema="../schemas/config.schema.yaml")
 
 ENV = "../envs/analysis.yaml"

@@ -6,18 +6,18 @@ rule demo_bulk:
     output:
         counts="resources/demo/bulk_counts.tsv",
         truth="resources/demo/bulk_truth.tsv",
-    params:
-        seed=config["seed"],
-        n_genes=config["demo"]["bulk_genes"],
     log:
         "logs/demo/bulk.log",
     benchmark:
         "benchmarks/demo/bulk.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem_mb(1000),
         runtime=runtime(10),
-    conda:
-        ENV
+    params:
+        seed=config["seed"],
+        n_genes=config["demo"]["bulk_genes"],
     script:
         "../../scripts/demo_bulk.py"

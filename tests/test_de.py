@@ -1,0 +1,94 @@
+"""The shared DE module: orientation of fold changes, shrinkage, filtering, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from acc_tiam1 import de, design
+from acc_tiam1.design import Contrast
+
+PAIN = Contrast("pain_vs_sham", "condition", "pain", "sham")
+RESCUE = Contrast("ketamine_rescue", "condition", "pain_ketamine", "pain")
+
+
+@pytest.fixture(scope="module")
+def simulated():
+    """300 genes x 12 samples; gene g0..g19 up 4x in pain, back to baseline with ketamine."""
+    rng = np.random.default_rng(7)
+    groups = ["sham"] * 4 + ["pain"] * 4 + ["pain_ketamine"] * 4
+    sheet = pd.DataFrame(
+        {"condition": groups, "sex": ["F", "M"] * 6},
+        index=[f"s{i:02d}" for i in range(12)],
+    )
+    mu = np.exp(rng.normal(5, 1, 300))
+    mu = np.outer(mu, np.ones(12))
+    mu[:20, 4:8] *= 4.0
+    disp = 0.05
+    counts = rng.negative_binomial(1 / disp, 1 / (1 + disp * mu))
+    counts[299] = 0  # all-zero gene: no test, NaN p-value
+    ids = [f"g{i}" for i in range(300)]
+    counts = pd.DataFrame(counts, index=pd.Index(ids, name="gene_id"), columns=sheet.index)
+    genes = pd.DataFrame({"gene": [f"Sym{i}" for i in range(300)]}, index=counts.index)
+    coldata = design.make_coldata(sheet, "~ sex + condition", [PAIN, RESCUE])
+    dds = de.fit_deseq(counts, coldata, "~ sex + condition")
+    return dds, genes
+
+
+def test_fold_change_is_target_over_reference(simulated):
+    dds, genes = simulated
+    pain = de.contrast_table(dds, PAIN, genes).set_index("gene_id")
+    rescue = de.contrast_table(dds, RESCUE, genes).set_index("gene_id")
+    planted = [f"g{i}" for i in range(20)]
+    assert (pain.loc[planted, "log2FoldChange"] > 1).all()
+    assert (rescue.loc[planted, "log2FoldChange"] < -1).all()
+    assert pain.loc[planted, "log2FoldChange"].median() == pytest.approx(2.0, abs=0.3)
+    assert (pain.loc[planted, "padj"] < 0.05).mean() >= 0.9
+    # Few of the 279 unchanged genes reach padj < 0.05.
+    assert (pain.drop(planted)["padj"] < 0.05).sum() <= 5
+
+
+def test_columns_sorting_and_shrinkage_label(simulated):
+    dds, genes = simulated
+    pain = de.contrast_table(dds, PAIN, genes)
+    assert pain.columns.tolist() == de.DE_COLUMNS
+    p = pain["pvalue"].to_numpy()
+    finite = p[~np.isnan(p)]
+    assert (np.diff(finite) >= 0).all()
+    assert np.isnan(p[-1]) and pain["gene_id"].iloc[-1] == "g299"
+    assert pain["lfc_shrinkage"].iloc[0] == "apeglm (condition[T.pain])"
+    assert pain["log2FoldChange_shrunk"].notna().sum() > 250
+    shrunk = pain.set_index("gene_id").loc["g0"]
+    # Shrinkage pulls estimates towards zero but keeps strong effects.
+    assert 0 < shrunk["log2FoldChange_shrunk"] <= shrunk["log2FoldChange"] + 1e-6
+    rescue = de.contrast_table(dds, RESCUE, genes)
+    assert rescue["lfc_shrinkage"].iloc[0].startswith("none (contrast is not a single")
+    assert rescue["log2FoldChange_shrunk"].isna().all()
+    assert pain.loc[pain["gene_id"] == "g5", "gene"].item() == "Sym5"
+
+
+def test_alpha_changes_independent_filtering_only(simulated):
+    dds, genes = simulated
+    a = de.contrast_table(dds, PAIN, genes, alpha=0.1).set_index("gene_id")
+    b = de.contrast_table(dds, PAIN, genes, alpha=0.05).set_index("gene_id")
+    pd.testing.assert_series_equal(a["stat"], b.loc[a.index, "stat"])
+    off = de.contrast_table(dds, PAIN, genes, independent_filter=False).set_index("gene_id")
+    # Plain BH on every tested gene: only untested genes lack padj.
+    assert off["padj"].isna().sum() == off["pvalue"].isna().sum()
+
+
+def test_results_are_deterministic(simulated, tmp_path):
+    dds, genes = simulated
+    first = de.contrast_table(dds, PAIN, genes)
+    de.save_fit(dds, tmp_path / "fit.pkl")
+    again = de.contrast_table(de.load_fit(tmp_path / "fit.pkl"), PAIN, genes)
+    pd.testing.assert_frame_equal(first, again)
+
+
+def test_normalized_counts_and_summary(simulated):
+    dds, genes = simulated
+    norm = de.normalized_counts(dds, genes)
+    assert norm.columns[0] == "gene" and norm.shape == (300, 13)
+    summary = de.summarise_tables({"pain": de.contrast_table(dds, PAIN, genes)}, 0.1)
+    assert summary.loc[0, "up_padj_lt_0.1"] >= 18
+    assert summary.loc[0, "genes_tested"] == 299

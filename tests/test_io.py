@@ -1,0 +1,175 @@
+"""Reading count matrices, sample sheets and gene sets, and the errors for bad ones."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pandas as pd
+import pytest
+from acc_tiam1 import io
+from acc_tiam1.errors import InputError
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_reads_tsv_matrix_with_plain_ids(tmp_path):
+    p = write(tmp_path / "c.tsv", "gene_id\tA\tB\ng1\t1\t2\ng2\t0\t5\n")
+    counts, genes = io.read_count_matrix(p)
+    assert counts.columns.tolist() == ["A", "B"]
+    assert counts.loc["g2", "B"] == 5
+    assert counts.dtypes.unique().tolist() == [np.dtype("int64")]
+    assert genes["gene"].tolist() == ["g1", "g2"]
+
+
+def test_splits_ensembl_symbol_ids_from_csv(tmp_path):
+    p = write(tmp_path / "c.csv", "gene_id,S1,S2\nENSMUSG01|Tiam1,3,4\nENSMUSG02|Rac1,5,6\n")
+    counts, genes = io.read_count_matrix(p)
+    assert counts.index.tolist() == ["ENSMUSG01", "ENSMUSG02"]
+    assert genes.loc["ENSMUSG02", "gene"] == "Rac1"
+
+
+def test_reads_separate_symbol_column_and_gzip(tmp_path):
+    p = tmp_path / "c.tsv.gz"
+    with gzip.open(p, "wt") as fh:
+        fh.write("id\tgene_name\tS1\tS2\nE1\tTiam1\t3\t4\nE2\t\t5\t6\n")
+    counts, genes = io.read_count_matrix(p)
+    assert counts.shape == (2, 2)
+    # An empty symbol falls back to the id rather than an empty label.
+    assert genes["gene"].tolist() == ["Tiam1", "E2"]
+
+
+def test_reads_featurecounts_table(tmp_path):
+    text = (
+        "# Program:featureCounts v2.0.1; Command: ...\n"
+        "Geneid\tChr\tStart\tEnd\tStrand\tLength\t/x/a_S1_sort.bam\t/x/a_S2_sort.bam\n"
+        "E1\t1\t10\t20\t+\t11\t7\t8\n"
+        "E2\t1\t30\t40\t-\t11\t0\t1\n"
+    )
+    counts, _ = io.read_count_matrix(write(tmp_path / "fc.txt", text))
+    assert counts.shape == (2, 2)
+    mapping = io.match_samples(counts.columns, ["S1", "S2"], "fc.txt", "s.tsv")
+    assert mapping == {"/x/a_S1_sort.bam": "S1", "/x/a_S2_sort.bam": "S2"}
+
+
+def test_integer_valued_floats_are_accepted(tmp_path):
+    counts, _ = io.read_count_matrix(write(tmp_path / "c.tsv", "g\tA\ng1\t3.0\n"))
+    assert counts.loc["g1", "A"] == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("g\tA\tB\ng1\t1.5\t2\n", "non-integer count 1.5 for gene g1 in sample 'A'"),
+        ("g\tA\tB\ng1\t-1\t2\n", "negative count -1 for gene g1 in sample 'A'"),
+        ("g\tA\tB\ng1\tx\t2\n", "non-numeric value 'x'"),
+        ("g\tA\tB\ng1\t\t2\n", "missing count for gene g1 in sample 'A'"),
+        ("g\tA\tB\ng1\t1\t2\ng1\t3\t4\n", "duplicated gene id(s): g1"),
+        ("g\tA\tA\ng1\t1\t2\n", "duplicated column name(s): A"),
+        ("g\ng1\n", "needs a gene id column and at least one sample column"),
+    ],
+)
+def test_bad_matrices_name_the_problem_and_file(tmp_path, body, message):
+    p = write(tmp_path / "bad.tsv", body)
+    with pytest.raises(InputError) as err:
+        io.read_count_matrix(p)
+    assert message in str(err.value)
+    assert str(p) in str(err.value)
+
+
+def test_missing_and_binary_files(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        io.read_count_matrix(tmp_path / "nope.tsv")
+    binary = tmp_path / "x.tsv"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 20)
+    with pytest.raises(InputError, match=r"x\.tsv"):
+        io.read_count_matrix(binary)
+
+
+def test_match_samples_reports_both_directions(tmp_path):
+    with pytest.raises(InputError) as err:
+        io.match_samples(["A", "B", "Z"], ["A", "B", "C"], "m.tsv", "s.tsv")
+    text = str(err.value)
+    assert "in the sheet s.tsv but not in the matrix: C" in text
+    assert "match no sample of the sheet: Z" in text
+    assert text.startswith("m.tsv")
+
+
+def test_match_samples_refuses_ambiguous_substrings():
+    # "S1" is contained in both names: a match must be unique or it is no match.
+    with pytest.raises(InputError, match="match no sample"):
+        io.match_samples(["x_S1_S10.bam"], ["S1", "S10"], "m", "s")
+
+
+def test_sample_sheet(tmp_path):
+    p = write(tmp_path / "s.tsv", "sample\tcondition\nA \tpain\nB\tsham\n")
+    sheet = io.read_sample_sheet(p)
+    assert sheet.index.tolist() == ["A", "B"]
+    assert sheet.loc["A", "condition"] == "pain"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("name\tcondition\nA\tpain\n", "no column 'sample' (found: name, condition)"),
+        ("sample condition\nA pain\n", "looks space-separated"),
+        ("sample\tcondition\nA\tpain\nA\tsham\n", "duplicated sample id(s): A"),
+        ("sample\tcondition\n\tpain\n", "empty 'sample' in line(s) 2"),
+        ("", "is empty"),
+    ],
+)
+def test_bad_sample_sheets(tmp_path, body, message):
+    p = write(tmp_path / "s.tsv", body)
+    with pytest.raises(InputError, match=r"s\.tsv") as err:
+        io.read_sample_sheet(p)
+    assert message in str(err.value)
+
+
+def test_comma_separated_sheet_is_read(tmp_path):
+    sheet = io.read_sample_sheet(write(tmp_path / "s.csv", "sample,condition\nA,pain\n"))
+    assert sheet.loc["A", "condition"] == "pain"
+
+
+def test_read_gmt(tmp_path):
+    p = write(tmp_path / "g.gmt", "SET1\tdesc\tA\tB\tA\n\nSET2\t\tC\n")
+    assert io.read_gmt(p) == {"SET1": ["A", "B"], "SET2": ["C"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("SET1 desc A B\n", "line 1 is not GMT"),
+        ("SET1\tdesc\n", "line 1 is not GMT"),
+        ("S\td\tA\nS\td\tB\n", "defined twice (line 2)"),
+        ("# only a comment\n", "holds no gene sets"),
+    ],
+)
+def test_bad_gmt(tmp_path, body, message):
+    p = write(tmp_path / "g.gmt", body)
+    with pytest.raises(InputError, match=r"g\.gmt") as err:
+        io.read_gmt(p)
+    assert message in str(err.value)
+
+
+def test_shipped_gene_sets_and_markers_are_valid():
+    from conftest import REPO
+
+    sets = io.read_gmt(REPO / "config" / "genesets" / "tiam1_rac1.gmt")
+    core = set(sets["TIAM1_RAC1_CORE_ABC"])
+    union = set().union(*(sets[k] for k in sets if k.startswith("TIAM1_RAC1_")
+                          and k[11] in "ABC"))
+    assert core == union
+    assert {"Tiam1", "Rac1", "Kalrn"} <= core
+    markers = io.read_markers(REPO / "config" / "markers" / "acc_markers.tsv")
+    assert len(markers) >= 20
+    assert "Oligo" in markers["cell_type"].tolist()
+
+
+def test_write_tsv_is_atomic_and_leaves_no_temp_files(tmp_path):
+    df = pd.DataFrame({"a": [1, 2]})
+    io.write_tsv(df, tmp_path / "sub" / "x.tsv", index=False)
+    assert (tmp_path / "sub" / "x.tsv").read_text() == "a\n1\n2\n"
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["x.tsv"]
