@@ -18,6 +18,10 @@ include: "workflow/rules/demo.smk"
 include: "workflow/rules/bulk.smk"
 
 
+localrules:
+    all,
+
+
 rule all:
     default_target: True
     input:

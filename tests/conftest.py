@@ -52,6 +52,16 @@ def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path / "wf")
 
 
+@pytest.fixture(scope="session")
+def bulk_demo_run(tmp_path_factory) -> Path:
+    """The bulk branch of a small demo study, run once per test session, with its report."""
+    wf = copy_workflow(tmp_path_factory.mktemp("bulk_demo") / "wf")
+    config = write_config(wf / "small.yaml", small_bulk_config())
+    snakemake(wf, "--configfile", str(config), "--report-after-run", "--report",
+              "results/report.html")
+    return wf
+
+
 def small_bulk_config() -> dict:
     """The demo config, smaller: fewer genes, same design and contrasts."""
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())

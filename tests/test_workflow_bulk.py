@@ -23,19 +23,9 @@ BULK_OUTPUTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    from conftest import copy_workflow
-
-    wf = copy_workflow(tmp_path_factory.mktemp("bulk") / "wf")
-    config = write_config(wf / "small.yaml", small_bulk_config())
-    snakemake(wf, "--configfile", str(config), "--until", *_bulk_targets(),
-              "--report-after-run", "--report", "results/report.html")
-    return wf
-
-
-def _bulk_targets():
-    return ["bulk_de_summary", "bulk_de_plots", "bulk_qc_plots"]
+@pytest.fixture
+def demo_run(bulk_demo_run):
+    return bulk_demo_run
 
 
 def test_outputs_and_report_exist(demo_run):
@@ -85,7 +75,7 @@ def test_plot_option_change_reruns_only_plots(demo_run):
     config = small_bulk_config()
     config["plots"]["label_top"] = 3
     cfg = write_config(demo_run / "plots.yaml", config)
-    dry = snakemake(demo_run, "--configfile", str(cfg), "-n", "--until", *_bulk_targets())
+    dry = snakemake(demo_run, "--configfile", str(cfg), "-n")
     jobs = _planned_jobs(dry.stdout)
     assert jobs and set(jobs) <= {"bulk_de_plots", "all"}, jobs
 

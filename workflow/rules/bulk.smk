@@ -235,3 +235,32 @@ rule bulk_de_summary:
         alpha=config["de"]["alpha"],
     script:
         "../../scripts/de_summary.py"
+
+
+rule bulk_de_table_html:
+    input:
+        table=rules.bulk_de_contrast.output.table,
+    output:
+        html=report(
+            "results/bulk/de/{contrast}.table.html",
+            caption="../report/de_table_html.rst",
+            category="2. Bulk differential expression",
+            subcategory="{contrast}",
+            labels={"contrast": "{contrast}", "figure": "interactive table"},
+        ),
+    params:
+        title=lambda wc: f"Bulk DE: {contrast_label(wc.contrast)}",
+        note="Sorted by p-value; click a column to sort, type to search genes.",
+        max_rows=5000,
+    log:
+        "logs/bulk/de_table_html_{contrast}.log",
+    benchmark:
+        "benchmarks/bulk/de_table_html_{contrast}.tsv"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10),
+    conda:
+        ENV
+    script:
+        "../../scripts/table_html.py"

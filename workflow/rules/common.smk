@@ -59,9 +59,9 @@ def bulk_outputs():
         "results/bulk/de/summary.tsv",
         *expand("results/bulk/de/{contrast}.tsv", contrast=CONTRAST_NAMES),
         *expand(
-            "results/bulk/de/{contrast}.{plot}.png",
+            "results/bulk/de/{contrast}.{plot}",
             contrast=CONTRAST_NAMES,
-            plot=["volcano", "ma"],
+            plot=["volcano.png", "ma.png", "table.html"],
         ),
     ]
 
