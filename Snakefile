@@ -16,6 +16,7 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/bulk.smk"
+include: "workflow/rules/report.smk"
 
 
 localrules:

@@ -13,7 +13,11 @@ def main(smk):
     top = qc.top_variable(vst, smk.params.top_variable_genes)
     scores, explained = qc.pca(top)
     distances = qc.sample_distances(top)
-    table = qc.flag_outliers(qc.library_stats(counts), distances, smk.params.outlier_mad)
+    sheet = io.read_sample_sheet(smk.input.samples)
+    groups = sheet[smk.params.group_by] if smk.params.group_by in sheet else None
+    table = qc.flag_outliers(
+        qc.library_stats(counts), distances, smk.params.outlier_mad, groups=groups
+    )
     table = table.join(scores)
     flagged = table.index[table["outlier"]].tolist()
     logging.info("flagged outliers (kept in the analysis): %s", flagged or "none")

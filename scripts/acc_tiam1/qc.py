@@ -92,40 +92,80 @@ def sample_distances(matrix: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(np.sqrt(d2), index=matrix.columns, columns=matrix.columns)
 
 
-def robust_z(values: pd.Series) -> pd.Series:
-    """(value - median) / (1.4826 * MAD); 0 where the MAD is 0."""
+def robust_z(values: pd.Series, min_mad: float = 0.0) -> pd.Series:
+    """(value - median) / max(1.4826 * MAD, ``min_mad``).
+
+    The floor keeps a metric on which all samples nearly agree (a MAD close to zero) from
+    turning trivial differences into huge z-scores.
+    """
     med = values.median()
-    mad = 1.4826 * (values - med).abs().median()
+    mad = max(1.4826 * (values - med).abs().median(), min_mad)
     if mad == 0 or not np.isfinite(mad):
         return pd.Series(0.0, index=values.index)
     return (values - med) / mad
 
 
+def within_group_distance(distances: pd.DataFrame, groups: pd.Series | None) -> pd.Series:
+    """Median distance of each sample to the other samples of its group.
+
+    Distances between groups reflect biology, not quality; a sample is suspicious when it
+    is far from the samples that should resemble it. Samples alone in their group (or
+    when no groups are given) are compared with all other samples.
+    """
+    d = distances.to_numpy(copy=True)
+    np.fill_diagonal(d, np.nan)
+    out = {}
+    for i, sample in enumerate(distances.index):
+        mask = np.ones(len(d), dtype=bool)
+        if groups is not None:
+            same = (groups.reindex(distances.index) == groups.get(sample)).to_numpy()
+            if same.sum() > 1:
+                mask = same
+        mask[i] = False
+        out[sample] = float(np.median(d[i, mask])) if mask.any() else 0.0
+    return pd.Series(out)
+
+
 def flag_outliers(
-    stats: pd.DataFrame, distances: pd.DataFrame, n_mad: float = 3.5
+    stats: pd.DataFrame,
+    distances: pd.DataFrame,
+    n_mad: float = 3.5,
+    groups: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Flag samples whose QC metrics are far from the others. Nothing is dropped.
 
-    A sample is flagged when its log10 library size or its number of detected genes is
-    more than ``n_mad`` MADs below the median, or its median distance to the other
-    samples (VST space) is more than ``n_mad`` MADs above the median.
+    A sample is flagged when its log10 library size or log10 number of detected genes is
+    more than ``n_mad`` MADs below the median, or its median distance to the samples of
+    its own group (VST space) is more than ``n_mad`` MADs above the median. MADs are
+    floored (0.05 log10 units for library size and distance, 0.01 for detected genes) so
+    that near-identical samples are not flagged for differences of a few percent.
+
+    Parameters
+    ----------
+    stats
+        Output of :func:`library_stats`.
+    distances
+        Sample x sample distances.
+    n_mad
+        Threshold in MADs.
+    groups
+        Experimental group of each sample (e.g. the condition), for the distance metric.
 
     Returns
     -------
-    ``stats`` with columns ``median_distance``, one robust z-score per metric,
-    ``outlier`` (bool) and ``outlier_reason``.
+    ``stats`` with columns ``median_distance`` (within group), one robust z-score per
+    metric, ``outlier`` (bool) and ``outlier_reason``.
     """
     out = stats.copy()
-    d = distances.to_numpy(copy=True)
-    np.fill_diagonal(d, np.nan)
-    out["median_distance"] = np.nanmedian(d, axis=1) if d.shape[0] > 1 else 0.0
-    out["z_library_size"] = robust_z(np.log10(out["library_size"].clip(lower=1)))
-    out["z_detected_genes"] = robust_z(out["detected_genes"].astype(float))
-    out["z_median_distance"] = robust_z(out["median_distance"])
+    out["median_distance"] = within_group_distance(distances, groups).reindex(out.index)
+    out["z_library_size"] = robust_z(np.log10(out["library_size"].clip(lower=1)), 0.05)
+    out["z_detected_genes"] = robust_z(np.log10(out["detected_genes"].clip(lower=1)), 0.01)
+    out["z_median_distance"] = robust_z(np.log10(out["median_distance"].clip(lower=1e-9)),
+                                        0.05)
     rules = {
         "low library size": out["z_library_size"] < -n_mad,
         "few detected genes": out["z_detected_genes"] < -n_mad,
-        "far from other samples": out["z_median_distance"] > n_mad,
+        "far from the other samples of its group": out["z_median_distance"] > n_mad,
     }
     reasons = pd.DataFrame(rules)
     out["outlier"] = reasons.any(axis=1)

@@ -41,6 +41,7 @@ rule bulk_sample_qc:
     input:
         counts=rules.bulk_prepare.output.counts,
         vst=rules.bulk_vst.output.vst,
+        samples=lambda wc: BULK.samples_path,
     output:
         table=report(
             "results/bulk/qc/sample_qc.tsv",
@@ -63,6 +64,7 @@ rule bulk_sample_qc:
     params:
         top_variable_genes=config["bulk_qc"]["top_variable_genes"],
         outlier_mad=config["bulk_qc"]["outlier_mad"],
+        group_by=CONTRASTS[0].variable,
     script:
         "../../scripts/bulk_sample_qc.py"
 

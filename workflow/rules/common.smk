@@ -8,7 +8,15 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from acc_tiam1 import config as cfg  # noqa: E402
 from acc_tiam1.errors import InputError  # noqa: E402
+from acc_tiam1.schema import check_unknown_keys  # noqa: E402
+from snakemake.common.configfile import load_configfile  # noqa: E402
 
+try:
+    check_unknown_keys(
+        config, load_configfile(workflow.source_path("../schemas/config.schema.yaml"))
+    )
+except InputError as err:
+    raise WorkflowError(f"Invalid input. {err}") from None
 validate(config, schema="../schemas/config.schema.yaml")
 
 ENV = "../envs/analysis.yaml"
@@ -67,7 +75,7 @@ def bulk_outputs():
 
 
 def all_outputs():
-    return bulk_outputs()
+    return bulk_outputs() + ["results/provenance/methods.html"]
 
 
 def contrast_config(name):
@@ -78,3 +86,13 @@ def contrast_config(name):
 def contrast_label(name):
     c = contrast_config(name)
     return f"{c['name']} ({c['variable']}: {c['target']} vs {c['reference']})"
+
+
+def provenance_inputs(wildcards):
+    """Result tables the Methods paragraph and step counts are computed from."""
+    inputs = {}
+    if BULK is not None:
+        inputs["bulk_samples"] = BULK.samples_path
+        inputs["bulk_qc"] = "results/bulk/qc/sample_qc.tsv"
+        inputs["bulk_summary"] = "results/bulk/de/summary.tsv"
+    return inputs

@@ -1,0 +1,26 @@
+rule provenance:
+    input:
+        unpack(provenance_inputs),
+    output:
+        html=report(
+            "results/provenance/methods.html",
+            caption="../report/provenance.rst",
+            category="9. Methods and provenance",
+            labels={"page": "Methods, versions, config"},
+        ),
+        versions="results/provenance/versions.tsv",
+        config="results/provenance/config.yaml",
+    log:
+        "logs/provenance.log",
+    benchmark:
+        "benchmarks/provenance.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime(5),
+    params:
+        config=config,
+    script:
+        "../../scripts/provenance.py"
