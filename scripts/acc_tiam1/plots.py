@@ -132,10 +132,35 @@ def _labels(table: pd.DataFrame, label_top: int, highlight: Sequence[str]) -> pd
     return pd.concat([ranked, extra]).drop_duplicates("gene_id")
 
 
-def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series) -> None:
-    for _, row in rows.iterrows():
-        ax.annotate(row["gene"], (row[x], y[row.name]), fontsize=7,
-                    xytext=(3, 3), textcoords="offset points")
+def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, min_gap: float = 9.0) -> None:
+    """Label points; labels that would overlap are pushed down, with a leader line.
+
+    Deterministic greedy placement in display (pixel) space: labels are placed from the
+    top, and each is moved below any already placed label it would collide with.
+    """
+    ax.figure.canvas.draw()
+    to_px = ax.transData.transform
+    points = [(row["gene"], row[x], y[row.name]) for _, row in rows.iterrows()]
+    points = [p for p in points if np.isfinite(p[1]) and np.isfinite(p[2])]
+    points.sort(key=lambda p: (-to_px((p[1], p[2]))[1], p[0]))
+    placed: list[tuple[float, float, float]] = []
+    for gene, px, py in points:
+        X, Y = to_px((px, py))
+        lx, ly = X + 4, Y + 4
+        width = 4.2 * len(str(gene)) + 4
+        moved = True
+        while moved:
+            moved = False
+            for ox, oy, ow in placed:
+                if abs(ly - oy) < min_gap and lx < ox + ow and ox < lx + width:
+                    ly = oy - min_gap
+                    moved = True
+        placed.append((lx, ly, width))
+        shifted = abs(ly - (Y + 4)) > 0.5
+        ax.annotate(
+            gene, (px, py), xytext=(lx - X, ly - Y), textcoords="offset pixels", fontsize=7,
+            arrowprops={"arrowstyle": "-", "color": "#777", "lw": 0.5} if shifted else None,
+        )
 
 
 def volcano(
