@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-
 from acc_tiam1 import design, io, provenance
 from acc_tiam1.runner import run_rule
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -52,10 +53,14 @@ def test_snakemake_lint_is_clean():
     assert proc.returncode == 0 and "Lints for" not in out, out[-4000:]
 
 
-@pytest.mark.skipif(shutil.which("snakefmt") is None and not (REPO / ".venv/bin/snakefmt").exists(),
-                    reason="snakefmt is not installed")
+SNAKEFMT = shutil.which("snakefmt", path=str(Path(sys.executable).parent)) or shutil.which(
+    "snakefmt"
+)
+
+
+@pytest.mark.skipif(SNAKEFMT is None, reason="snakefmt is not installed")
 def test_snakefmt_clean():
-    exe = shutil.which("snakefmt") or str(REPO / ".venv/bin/snakefmt")
+    exe = SNAKEFMT
     proc = subprocess.run([exe, "--check", "Snakefile", "workflow/rules"], cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

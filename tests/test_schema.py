@@ -2,10 +2,9 @@
 
 import pytest
 import yaml
-from conftest import REPO
-
 from acc_tiam1.errors import InputError
 from acc_tiam1.schema import check_unknown_keys, unknown_keys
+from conftest import REPO
 
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
 

@@ -141,7 +141,7 @@ def provenance_page(
         f"{paras}<h2>Samples and features at each step</h2>"
         f"{counts.to_html(index=False, border=0, escape=True)}"
         f"<h2>Software versions</h2>{versions.to_html(index=False, border=0, escape=True)}"
-        "<h2>Configuration used</h2>"
+        "<h2>Configuration used (analysis settings; plot options not shown)</h2>"
         f"<pre>{html.escape(yaml.safe_dump(dict(config), sort_keys=False))}</pre>"
         "</body></html>"
     )

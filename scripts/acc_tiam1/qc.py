@@ -27,22 +27,29 @@ def vst(counts: pd.DataFrame, n_cpus: int = 1) -> pd.DataFrame:
     """DESeq2's blind variance-stabilising transformation.
 
     Blind (intercept-only) as DESeq2 recommends for QC, so that the design cannot make
-    groups look more separated than they are.
+    groups look more separated than they are. Gene-wise dispersions and their
+    parametric trend are estimated as R's ``varianceStabilizingTransformation(blind =
+    TRUE)`` does (see :mod:`acc_tiam1.inference`), vectorised over genes.
+
+    Parameters
+    ----------
+    counts
+        Genes x samples raw counts.
+    n_cpus
+        Accepted for compatibility; no worker processes are used.
 
     Returns
     -------
     Genes x samples matrix on a log2-like scale.
     """
-    from pydeseq2.dds import DeseqDataSet
-    from pydeseq2.default_inference import DefaultInference
-
     from .de import _quiet_pydeseq2
+    from .inference import RDeseqDataSet, VectorizedInference, single_thread_blas
 
     meta = pd.DataFrame({"all": ["all"] * counts.shape[1]}, index=counts.columns)
-    with _quiet_pydeseq2():
-        dds = DeseqDataSet(
+    with _quiet_pydeseq2(), single_thread_blas():
+        dds = RDeseqDataSet(
             counts=counts.T, metadata=meta, design="~1",
-            inference=DefaultInference(n_cpus=n_cpus), quiet=True,
+            inference=VectorizedInference(n_cpus=n_cpus), quiet=True,
         )
         dds.vst(use_design=False)
     return pd.DataFrame(

@@ -250,19 +250,19 @@ rule bulk_de_table_html:
             subcategory="{contrast}",
             labels={"contrast": "{contrast}", "figure": "interactive table"},
         ),
-    params:
-        title=lambda wc: f"Bulk DE: {contrast_label(wc.contrast)}",
-        note="Sorted by p-value; click a column to sort, type to search genes.",
-        max_rows=5000,
     log:
         "logs/bulk/de_table_html_{contrast}.log",
     benchmark:
         "benchmarks/bulk/de_table_html_{contrast}.tsv"
+    conda:
+        ENV
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10),
-    conda:
-        ENV
+    params:
+        title=lambda wc: f"Bulk DE: {contrast_label(wc.contrast)}",
+        note="Sorted by p-value; click a column to sort, type to search genes.",
+        max_rows=5000,
     script:
         "../../scripts/table_html.py"

@@ -21,6 +21,7 @@ rule provenance:
         mem_mb=mem_mb(1000),
         runtime=runtime(5),
     params:
-        config=config,
+        # Plot options are left out so that changing them reruns plots only.
+        config={k: v for k, v in config.items() if k != "plots"},
     script:
         "../../scripts/provenance.py"
