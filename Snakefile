@@ -16,6 +16,9 @@ report: "workflow/report/workflow.rst"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/bulk.smk"
+include: "workflow/rules/snrna.smk"
+include: "workflow/rules/enrichment.smk"
+include: "workflow/rules/rescue.smk"
 include: "workflow/rules/report.smk"
 
 

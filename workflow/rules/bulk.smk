@@ -117,13 +117,8 @@ rule bulk_de_fit:
         samples=lambda wc: BULK.samples_path,
     output:
         fit="results/bulk/de/deseq2_fit.pkl",
-        normalized=report(
-            "results/bulk/normalized_counts.tsv",
-            caption="../report/bulk_normalized.rst",
-            category="2. Bulk differential expression",
-            subcategory="normalised counts",
-            labels={"table": "normalised counts"},
-        ),
+        # A matrix, not a result to read: kept out of the report to keep it small.
+        normalized="results/bulk/normalized_counts.tsv",
     log:
         "logs/bulk/de_fit.log",
     benchmark:

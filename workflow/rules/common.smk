@@ -27,10 +27,20 @@ try:
     BULK = cfg.check_bulk(config, producible=DEMO_OUTPUTS)
     if BULK is not None:
         validate(BULK.samples.reset_index(), schema="../schemas/samples.schema.yaml")
+    DEMO_OUTPUTS += cfg.demo_snrna_outputs()
+    SNRNA = cfg.check_snrna(config, producible=DEMO_OUTPUTS)
+    if SNRNA is not None:
+        validate(SNRNA.samples.reset_index(), schema="../schemas/samples.schema.yaml")
 except InputError as err:
     raise WorkflowError(f"Invalid input. {err}") from None
 
 CONTRAST_NAMES = [c.name for c in CONTRASTS]
+
+try:
+    GENESET_FILES = cfg.check_genesets(config)
+    RESCUE = cfg.check_rescue(config, BULK)
+except InputError as err:
+    raise WorkflowError(f"Invalid input. {err}") from None
 
 
 wildcard_constraints:
@@ -74,8 +84,56 @@ def bulk_outputs():
     ]
 
 
+def enrichment_inputs():
+    """DE tables that enrichment and rescue run on: (branch, cell_type, contrast) triples.
+
+    Bulk tables have cell_type None. The snRNA part reads checkpoint snrna_pseudobulk
+    (the tested cell types), so call this from input functions only.
+    """
+    tables = []
+    if BULK is not None:
+        tables += [("bulk", None, c) for c in CONTRAST_NAMES]
+    if SNRNA is not None:
+        tables += [("snrna", ct, c) for ct, c in snrna_tested()]
+    return tables
+
+
+def snrna_outputs():
+    """Single-nucleus results. The per-cell-type DE tables and plots are pulled in by
+    results/snrna/de/summary.tsv, whose inputs come from checkpoint snrna_pseudobulk."""
+    if SNRNA is None:
+        return []
+    return [
+        "results/snrna/qc/filter_summary.tsv",
+        "results/snrna/qc/nuclei_per_sample.png",
+        *expand("results/snrna/qc/{sample}.qc.png", sample=SNRNA.samples.index),
+        "results/snrna/annotated.h5ad",
+        "results/snrna/annotation/clusters.tsv",
+        "results/snrna/annotation/marker_dotplot.png",
+        "results/snrna/annotation/cluster_scores.png",
+        *expand(
+            "results/snrna/annotation/umap_{what}.png",
+            what=["cell_type", "sample", "condition", "genes"],
+        ),
+        "results/snrna/composition/tests.tsv",
+        "results/snrna/composition/composition.png",
+        "results/snrna/composition/proportions.png",
+        "results/snrna/pseudobulk/plan.tsv",
+        "results/snrna/de/summary.tsv",
+        "results/snrna/pathway/per_animal.tsv",
+        "results/snrna/pathway/genes.png",
+        "results/snrna/pathway/gene_sets.png",
+    ]
+
+
 def all_outputs():
-    return bulk_outputs() + ["results/provenance/methods.html"]
+    return (
+        bulk_outputs()
+        + enrichment_outputs()
+        + rescue_outputs()
+        + snrna_outputs()
+        + ["results/provenance/methods.html"]
+    )
 
 
 def contrast_config(name):

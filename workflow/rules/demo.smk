@@ -21,3 +21,32 @@ rule demo_bulk:
         n_genes=config["demo"]["bulk_genes"],
     script:
         "../../scripts/demo_bulk.py"
+
+
+rule demo_snrna:
+    input:
+        samples=cfg.DEMO_SNRNA_SHEET,
+        genesets="config/genesets/tiam1_rac1.gmt",
+        markers="config/markers/acc_markers.tsv",
+    output:
+        matrices=cfg.demo_snrna_outputs(),
+        truth_nuclei=cfg.DEMO_SNRNA_TRUTH["nuclei"],
+        truth_genes=cfg.DEMO_SNRNA_TRUTH["genes"],
+        truth_cell_types=cfg.DEMO_SNRNA_TRUTH["cell_types"],
+    log:
+        "logs/demo/snrna.log",
+    benchmark:
+        "benchmarks/demo/snrna.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(2000),
+        runtime=runtime(30),
+    params:
+        seed=config["seed"],
+        n_genes=config["demo"]["snrna_genes"],
+        nuclei_per_sample=config["demo"]["snrna_nuclei_per_sample"],
+        cell_types=config["demo"]["snrna_cell_types"],
+    script:
+        "../../scripts/demo_snrna.py"

@@ -1,0 +1,43 @@
+"""Rules enrichment_gsea (every contrast of one dataset) and rescue_interaction_gsea (one
+table): GSEA prerank of DE tables on their Wald statistic."""
+
+import logging
+
+from acc_tiam1 import enrichment, io
+from acc_tiam1.runner import run_rule
+
+
+def gsea(path, sets, p):
+    table = io.read_tsv(path, index_col=None)
+    ranking = enrichment.ranking_from_de(table, "stat", where=path)
+    result = enrichment.prerank(
+        ranking, sets, min_size=p["min_size"], max_size=p["max_size"],
+        permutations=p["permutations"], seed=p["seed"], weight=p["weight"],
+    )
+    logging.info("%s: %d ranked genes", path, len(ranking))
+    enrichment.log_summary(result, 0.05, path)
+    for _, row in result[result["genes_found"] == 0].iterrows():
+        logging.warning("gene set %s (%s): %s", row["term"], row["source"], row["note"])
+    return result
+
+
+def main(smk):
+    p = smk.params.gsea
+    sets = enrichment.read_genesets(smk.params.genesets)
+    logging.info("%d gene sets from %d file(s); %d permutations, seed %d", len(sets),
+                 len(smk.params.genesets), p["permutations"], p["seed"])
+    if "tables" not in smk.input.keys():
+        io.write_tsv(gsea(smk.input.table, sets, p), smk.output.table, index=False)
+        return
+    by_contrast = {enrichment.dataset_from_de_path(path)[1]: path for path in smk.input.tables}
+    for contrast, out in zip(smk.params.contrasts, smk.output, strict=True):
+        if contrast in by_contrast:
+            result = gsea(by_contrast[contrast], sets, p)
+        else:
+            note = "contrast not tested in this dataset (no DE table); nothing tested"
+            logging.info("%s: %s", contrast, note)
+            result = enrichment.untested_table(sets, note)
+        io.write_tsv(result, out, index=False)
+
+
+run_rule(main, snakemake)

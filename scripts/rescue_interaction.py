@@ -1,0 +1,28 @@
+"""Rule rescue_interaction_de: bulk DESeq2 fit with the surgery x drug interaction."""
+
+import logging
+
+from acc_tiam1 import de, design, io
+from acc_tiam1.runner import run_rule
+
+
+def main(smk):
+    p = smk.params
+    counts, genes = io.read_prepared_counts(smk.input.counts)
+    samples = io.read_sample_sheet(smk.input.samples)
+    pseudo = [design.Contrast(f"interaction_{var}", var, target, ref)
+              for var, (target, ref) in p.levels.items()]
+    coldata = design.make_coldata(samples.loc[counts.columns], p.design, pseudo)
+    logging.info("design %s; reference levels: %s; testing %s", p.design,
+                 {c: str(coldata[c].cat.categories[0]) for c in coldata.columns}, p.coefficient)
+    dds = de.fit_deseq(counts, coldata, p.design, n_cpus=smk.threads,
+                       min_replicates=p.min_replicates_for_replace)
+    table = de.coefficient_table(
+        dds, p.coefficient, genes, alpha=p.alpha, cooks_filter=p.cooks_filter,
+        independent_filter=p.independent_filter, shrink=p.lfc_shrink, n_cpus=smk.threads,
+    )
+    logging.info("%d genes with padj < %g", int((table["padj"] < p.alpha).sum()), p.alpha)
+    io.write_tsv(table, smk.output.table, index=False)
+
+
+run_rule(main, snakemake)

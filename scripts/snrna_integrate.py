@@ -1,0 +1,28 @@
+"""Rule snrna_integrate: merge samples, normalise, HVGs, PCA, Harmony, neighbour graph."""
+
+import logging
+
+import anndata as ad
+from acc_tiam1 import io, snrna
+from acc_tiam1.runner import run_rule
+
+
+def main(smk):
+    sheet = io.read_sample_sheet(smk.input.samples)
+    adatas = {s: ad.read_h5ad(p) for s, p in zip(smk.params.samples, smk.input.h5ads,
+                                                  strict=True)}
+    adata = snrna.merge_samples(adatas, sheet)
+    del adatas
+    logging.info("merged: %d nuclei x %d genes", adata.n_obs, adata.n_vars)
+    snrna.normalise(adata)
+    p = smk.params.integration
+    info = snrna.integrate(
+        adata, n_top_genes=p["n_top_genes"], n_pcs=p["n_pcs"], batch_key=p["batch_key"],
+        harmony=p["harmony"], n_neighbors=p["n_neighbors"], seed=smk.params.seed,
+        n_jobs=smk.threads,
+    )
+    logging.info("integration: %s", info)
+    snrna.write_h5ad(adata, smk.output.h5ad)
+
+
+run_rule(main, snakemake)

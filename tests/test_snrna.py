@@ -1,0 +1,523 @@
+"""Unit tests of the single-nucleus library: readers, checks, QC, annotation, pseudobulk."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import anndata as ad
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from acc_tiam1 import config as cfg
+from acc_tiam1 import demo, demo_snrna, io, snrna
+from acc_tiam1.design import Contrast
+from acc_tiam1.errors import InputError
+from conftest import REPO
+from scipy import sparse
+
+MARKERS = REPO / "config" / "markers" / "acc_markers.tsv"
+GMT = REPO / "config" / "genesets" / "tiam1_rac1.gmt"
+CONTRASTS = [
+    Contrast("pain_vs_sham", "condition", "pain", "sham"),
+    Contrast("ketamine_rescue", "condition", "pain_ketamine", "pain"),
+]
+
+
+@pytest.fixture(scope="module")
+def study():
+    modules = {k: v for k, v in io.read_gmt(GMT).items()
+               if k in (*demo.CORE_MODULES, demo.ACTIVITY_MODULE)}
+    return demo_snrna.build_study(
+        io.read_markers(MARKERS), modules, n_genes=1500, seed=3,
+        cell_types=["L2/3 IT", "L5 ET", "Sst", "Astro", "Oligo", "Microglia"],
+    )
+
+
+@pytest.fixture(scope="module")
+def sample(study):
+    adata, truth = demo_snrna.simulate_sample(
+        study, "S1", {"condition": "pain", "sex": "F", "batch": "b1"}, 0, 400
+    )
+    return adata, truth
+
+
+def small_counts(n_obs=30, n_vars=20, seed=0):
+    rng = np.random.default_rng(seed)
+    x = sparse.csr_matrix(rng.poisson(2, (n_obs, n_vars)).astype(np.int32))
+    var = pd.DataFrame({"gene": [f"G{i}" for i in range(n_vars - 2)] + ["mt-Co1", "mt-Nd1"]},
+                       index=[f"ID{i}" for i in range(n_vars)])
+    return ad.AnnData(X=x, obs=pd.DataFrame(index=[f"BC{i}-1" for i in range(n_obs)]), var=var)
+
+
+# --- names --------------------------------------------------------------------------
+
+
+def test_safe_name_examples():
+    assert snrna.safe_name("L2/3 IT") == "L2-3_IT"
+    assert snrna.safe_name("L6 IT Car3") == "L6_IT_Car3"
+    assert snrna.safe_name("L5/6 NP") == "L5-6_NP"
+    assert snrna.safe_name("Astro (reactive)") == "Astro__reactive"
+    markers = io.read_markers(MARKERS)
+    safe = snrna.safe_names(markers["cell_type"])
+    assert len(set(safe.values())) == len(markers)
+
+
+def test_safe_name_collision_is_an_error():
+    with pytest.raises(InputError, match="same file-safe name 'L2-3_IT'"):
+        snrna.safe_names(["L2/3 IT", "L2-3 IT"], where="markers.tsv")
+    with pytest.raises(InputError, match="reserved"):
+        snrna.safe_names(["Unassigned"])
+
+
+# --- readers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["s.h5", "folder", "s.h5ad"])
+def test_readers_round_trip(tmp_path, sample, name):
+    adata, _ = sample
+    path = tmp_path / name
+    demo_snrna.write_sample(adata, path)
+    back = snrna.read_sample(path, "S1")
+    assert back.shape == adata.shape
+    assert back.X.dtype == np.int32
+    assert (back.X != adata.X).nnz == 0
+    assert list(back.var_names) == list(adata.var_names)
+    assert list(back.var["gene"]) == list(adata.var["gene"])
+    assert list(back.obs_names) == list(adata.obs_names)
+
+
+def test_starsolo_uncompressed_folder(tmp_path):
+    a = small_counts()
+    folder = tmp_path / "Solo.out" / "Gene" / "filtered"
+    folder.mkdir(parents=True)
+    from scipy.io import mmwrite
+
+    mmwrite(folder / "matrix.mtx", sparse.csr_matrix(a.X).T.tocoo(), field="integer")
+    (folder / "barcodes.tsv").write_text("\n".join(a.obs_names) + "\n")
+    (folder / "features.tsv").write_text("".join(
+        f"{i}\t{g}\tGene Expression\n" for i, g in zip(a.var_names, a.var["gene"], strict=True)))
+    back = snrna.read_sample(folder, "S2")
+    assert back.shape == a.shape and back.X.sum() == a.X.sum()
+
+
+def test_h5ad_counts_in_x(tmp_path):
+    a = small_counts()
+    a.write_h5ad(tmp_path / "x.h5ad")
+    assert snrna.read_sample(tmp_path / "x.h5ad", "S").X.sum() == a.X.sum()
+
+
+def test_missing_input(tmp_path):
+    with pytest.raises(InputError, match="sample 'S9': input does not exist") as err:
+        snrna.read_sample(tmp_path / "nope.h5", "S9")
+    assert "nope.h5" in str(err.value)
+
+
+def test_unreadable_input(tmp_path, monkeypatch):
+    path = tmp_path / "s.h5"
+    path.write_bytes(b"x")
+    monkeypatch.setattr(os, "access", lambda p, mode: False)
+    with pytest.raises(InputError, match="sample 'S1': input is not readable"):
+        snrna.read_sample(path, "S1")
+
+
+def test_h5_that_is_not_10x(tmp_path):
+    path = tmp_path / "anndata.h5"
+    small_counts().write_h5ad(path)
+    with pytest.raises(InputError, match=r"sample 'S3': this \.h5 is not a 10x") as err:
+        snrna.read_sample(path, "S3")
+    assert "name it .h5ad" in str(err.value) and str(path) in str(err.value)
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f.create_dataset("foo", data=[1, 2])
+    with pytest.raises(InputError, match="top-level keys: foo"):
+        snrna.read_sample(other, "S3")
+    text = tmp_path / "text.h5"
+    text.write_text("hello")
+    with pytest.raises(InputError, match="not an HDF5 file"):
+        snrna.read_sample(text, "S3")
+
+
+def test_sample_with_no_data(tmp_path):
+    empty = small_counts(n_obs=0)
+    demo_snrna.write_10x_h5(empty, tmp_path / "empty.h5")
+    with pytest.raises(InputError, match=r"sample 'S4': no data \(0 barcodes"):
+        snrna.read_sample(tmp_path / "empty.h5", "S4")
+    zeros = small_counts()
+    zeros.X = sparse.csr_matrix(zeros.shape, dtype=np.int32)
+    zeros.write_h5ad(tmp_path / "zeros.h5ad")
+    with pytest.raises(InputError, match="every count is 0"):
+        snrna.read_sample(tmp_path / "zeros.h5ad", "S4")
+
+
+def test_non_integer_h5ad(tmp_path):
+    a = small_counts()
+    a.X = a.X.astype(np.float32) / 3
+    a.write_h5ad(tmp_path / "lognorm.h5ad")
+    with pytest.raises(InputError, match=r"sample 'S5': X holds non-integer values") as err:
+        snrna.read_sample(tmp_path / "lognorm.h5ad", "S5")
+    assert "lognorm.h5ad" in str(err.value)
+    b = small_counts()
+    b.layers["counts"] = b.X.astype(np.float32) * 0.5
+    b.write_h5ad(tmp_path / "layer.h5ad")
+    with pytest.raises(InputError, match=r"layers\['counts'\] holds non-integer"):
+        snrna.read_sample(tmp_path / "layer.h5ad", "S5")
+
+
+def test_negative_counts(tmp_path):
+    a = small_counts()
+    a.X = a.X.astype(np.float32)
+    a.X[0, 0] = -1
+    a.write_h5ad(tmp_path / "neg.h5ad")
+    with pytest.raises(InputError, match="negative values"):
+        snrna.read_sample(tmp_path / "neg.h5ad", "S6")
+
+
+def test_matrix_folder_missing_file(tmp_path):
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "matrix.mtx.gz").write_bytes(gzip.compress(b""))
+    with pytest.raises(InputError, match=r"no barcodes\.tsv\.gz or barcodes\.tsv"):
+        snrna.read_sample(tmp_path / "m", "S7")
+
+
+def test_unsupported_suffix(tmp_path):
+    path = tmp_path / "counts.loom"
+    path.write_text("x")
+    with pytest.raises(InputError, match=r"unsupported input 'counts\.loom'"):
+        snrna.read_sample(path, "S8")
+
+
+# --- parse-time config checks -------------------------------------------------------
+
+
+def write_sheet(tmp_path, paths, conditions=None):
+    conditions = conditions or ["sham", "sham", "pain", "pain", "pain_ketamine", "pain_ketamine"]
+    sheet = pd.DataFrame({
+        "sample": [f"S{i}" for i in range(len(paths))], "path": paths,
+        "condition": conditions[: len(paths)], "sex": ["F", "M"] * (len(paths) // 2),
+    })
+    path = tmp_path / "sheets" / "sn.tsv"
+    path.parent.mkdir(exist_ok=True)
+    sheet.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def snrna_config(sheet, contrasts=CONTRASTS):
+    return {
+        "snrna": {"samples": str(sheet), "design": "~ sex + condition",
+                  "markers": str(MARKERS)},
+        "contrasts": [c.__dict__ for c in contrasts],
+        "de": {"min_group_size": 2},
+    }
+
+
+def test_check_snrna_resolves_paths_relative_to_sheet(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(6):
+        (data / f"s{i}.h5").write_bytes(b"")
+    sheet = write_sheet(tmp_path, [f"../data/s{i}.h5" for i in range(6)])
+    inputs = cfg.check_snrna(snrna_config(sheet))
+    assert inputs.paths["S0"] == os.path.normpath(str(data / "s0.h5"))
+    assert inputs.safe["L2/3 IT"] == "L2-3_IT"
+    assert inputs.label("L2-3_IT") == "L2/3 IT"
+    assert cfg.check_snrna({"contrasts": []}) is None
+
+
+def test_check_snrna_missing_path_names_sample_and_sheet(tmp_path):
+    sheet = write_sheet(tmp_path, [f"s{i}.h5" for i in range(6)])
+    with pytest.raises(InputError, match=r"sample 'S0': input '.*s0\.h5' does not exist") as e:
+        cfg.check_snrna(snrna_config(sheet))
+    assert str(sheet) in str(e.value)
+    # A path a demo rule writes is accepted before it exists.
+    producible = [os.path.normpath(str(sheet.parent / f"s{i}.h5")) for i in range(6)]
+    assert cfg.check_snrna(snrna_config(sheet), producible=producible) is not None
+
+
+def test_check_snrna_unreadable_and_bad_folder(tmp_path, monkeypatch):
+    (tmp_path / "sheets").mkdir()
+    for i in range(6):
+        (tmp_path / "sheets" / f"m{i}").mkdir()
+    sheet = write_sheet(tmp_path, [f"m{i}" for i in range(6)])
+    with pytest.raises(InputError, match=r"sample 'S0': .*matrix folder has no matrix\.mtx\.gz"):
+        cfg.check_snrna(snrna_config(sheet))
+    for i in range(6):
+        (tmp_path / "sheets" / f"f{i}.h5ad").write_text("")
+    sheet = write_sheet(tmp_path, [f"f{i}.h5ad" for i in range(6)])
+    real_access = os.access
+    monkeypatch.setattr(os, "access",
+                        lambda p, m: not str(p).endswith("f0.h5ad") and real_access(p, m))
+    with pytest.raises(InputError, match=r"sample 'S0': input .* is not readable"):
+        cfg.check_snrna(snrna_config(sheet))
+
+
+def test_check_snrna_contrast_level_without_samples(tmp_path):
+    for i in range(6):
+        (tmp_path / f"s{i}.h5").write_bytes(b"")
+    sheet = write_sheet(tmp_path, [str(tmp_path / f"s{i}.h5") for i in range(6)],
+                        conditions=["sham", "sham", "pain", "pain", "pain", "pain"])
+    with pytest.raises(InputError, match="contrast 'ketamine_rescue': no single-nucleus sample "
+                                         "has condition = 'pain_ketamine'") as e:
+        cfg.check_snrna(snrna_config(sheet))
+    assert str(sheet) in str(e.value)
+
+
+def test_check_snrna_needs_path_column(tmp_path):
+    sheet = tmp_path / "sn.tsv"
+    pd.DataFrame({"sample": ["a"], "condition": ["sham"]}).to_csv(sheet, sep="\t", index=False)
+    with pytest.raises(InputError, match="no column 'path'"):
+        cfg.check_snrna(snrna_config(sheet))
+
+
+def test_demo_snrna_outputs_match_demo_sheet(monkeypatch):
+    monkeypatch.chdir(REPO)
+    outputs = cfg.demo_snrna_outputs()
+    assert all(o.startswith("resources/demo/snrna/") for o in outputs)
+    sheet = io.read_sample_sheet(cfg.DEMO_SNRNA_SHEET)
+    formats = {snrna.input_format(cfg.resolve_sample_path(p, cfg.DEMO_SNRNA_SHEET))
+               for p in sheet["path"]}
+    assert formats == {"10x_h5", "mtx", "h5ad"}
+    assert len(sheet) == 12 and sheet["condition"].value_counts().eq(3).all()
+
+
+# --- QC ------------------------------------------------------------------------------
+
+
+def test_mad_thresholds_and_overrides():
+    rng = np.random.default_rng(0)
+    metrics = pd.DataFrame({
+        "total_counts": np.r_[np.round(np.exp(rng.normal(7, 0.3, 50))), 10, 100000],
+        "n_genes": np.r_[np.round(np.exp(rng.normal(6, 0.3, 50))), 8, 9000],
+        "pct_mito": [0.5] * 50 + [30.0, 0.1],
+    })
+    params = {"n_mads": 5, "mito_n_mads": 3, "mito_pct_floor": 1.0, "mito_pct_cap": 5.0}
+    t = snrna.qc_thresholds(metrics, params)
+    assert t["max_pct_mito"] == 1.0  # MAD is 0: the floor applies
+    flags = snrna.qc_flags(metrics, t)
+    assert flags.loc[50, "low_counts"] and flags.loc[51, "high_counts"]
+    assert flags.loc[50, "low_genes"] and flags.loc[51, "high_genes"]
+    assert flags.loc[50, "high_mito"] and not flags.loc[:49].any().any()
+    t2 = snrna.qc_thresholds(metrics, {**params, "min_counts": 5, "max_pct_mito": 40})
+    assert t2["min_counts"] == 5 and t2["max_pct_mito"] == 40
+    flat = metrics.assign(n_genes=500)
+    assert snrna.qc_thresholds(flat, params)["max_genes"] == np.inf  # MAD 0: no outliers
+
+
+def test_sample_qc_removes_low_quality_and_doublets(sample):
+    adata, truth = sample
+    truth = truth.set_index("barcode")
+    params = {"n_mads": 5, "mito_n_mads": 3, "mito_pct_floor": 1.0, "mito_pct_cap": 5.0,
+              "doublets": True, "expected_doublet_rate": 0.06}
+    kept, nuclei, summary = snrna.sample_qc(adata, "S1", params, seed=1)
+    nuclei = nuclei.join(truth)
+    assert (~nuclei.loc[nuclei["low_quality"], "kept"]).mean() > 0.9
+    good = ~nuclei["low_quality"] & ~nuclei["doublet"]
+    assert nuclei.loc[good, "kept"].mean() > 0.9
+    row = summary.iloc[0]
+    assert row["nuclei_in"] == adata.n_obs
+    assert row["nuclei_kept"] == kept.n_obs == nuclei["kept"].sum()
+    assert row["failed_qc"] + row["doublets"] + row["nuclei_kept"] == row["nuclei_in"]
+    assert {"total_counts", "n_genes", "pct_mito", "doublet_score"} <= set(kept.obs.columns)
+
+
+def test_sample_qc_nothing_left_is_an_error():
+    a = small_counts()
+    with pytest.raises(InputError, match="sample 'S1': no nucleus passed QC"):
+        snrna.sample_qc(a, "S1", {"min_counts": 10**9, "doublets": False}, seed=1)
+
+
+# --- annotation ---------------------------------------------------------------------
+
+
+def test_assign_clusters_unassigned():
+    scores = pd.DataFrame({"A": [2.0, 2.2, 0.1, 0.0, 0.2, 1.0],
+                           "B": [0.0, 0.1, 0.2, 0.1, 0.1, 1.1]},
+                          index=[f"n{i}" for i in range(6)])
+    clusters = pd.Series(["0", "0", "1", "1", "2", "2"], index=scores.index)
+    table = snrna.assign_clusters(scores, clusters, min_score=0.5, min_fraction=0.6)
+    assert table.loc["0", "cell_type"] == "A"
+    assert table.loc["1", "cell_type"] == snrna.UNASSIGNED
+    assert "best mean score" in table.loc["1", "reason"]
+    assert table.loc["2", "cell_type"] == snrna.UNASSIGNED  # half of its nuclei prefer A
+    assert "score highest" in table.loc["2", "reason"]
+
+
+def test_marker_scores_find_the_right_type(study, sample):
+    adata, truth = sample
+    a = adata.copy()
+    snrna.normalise(a)
+    scores = snrna.marker_scores(a, io.read_markers(MARKERS))
+    best = scores.dropna(axis=1, how="all").idxmax(axis=1)
+    single = (~truth["doublet"] & ~truth["low_quality"]).to_numpy()
+    agree = (best.to_numpy()[single] == truth["cell_type"].to_numpy()[single]).mean()
+    assert agree > 0.95
+
+
+# --- composition --------------------------------------------------------------------
+
+
+def test_bh_matches_definition():
+    p = np.array([0.01, 0.04, 0.03, np.nan, 0.5])
+    adj = snrna.bh(p)
+    assert np.isnan(adj[3])
+    # m = 4: 0.01*4/1, min(0.03*4/2, 0.04*4/3), 0.04*4/3, 0.5*4/4
+    np.testing.assert_allclose(adj[[0, 1, 2, 4]], [0.04, 0.16 / 3, 0.16 / 3, 0.5], rtol=1e-12)
+
+
+def test_composition_test_finds_a_planted_shift():
+    rng = np.random.default_rng(0)
+    samples = [f"m{i}" for i in range(8)]
+    sheet = pd.DataFrame({"condition": ["sham"] * 4 + ["pain"] * 4, "sex": ["F", "M"] * 4},
+                         index=pd.Index(samples, name="sample"))
+    base = np.array([0.5, 0.3, 0.15, 0.05])
+    rows = []
+    for s in samples:
+        p = base.copy()
+        if sheet.loc[s, "condition"] == "pain":
+            p[3] *= 3
+        rows.append(rng.multinomial(3000, rng.dirichlet(500 * p / p.sum())))
+    counts = pd.DataFrame(rows, index=samples, columns=["A", "B", "C", "D"])
+    tests = snrna.composition_tests(counts, sheet, "~ sex + condition", CONTRASTS[:1])
+    d = tests.set_index("cell_type").loc["D"]
+    assert d["padj"] < 0.05 and d["clr_difference"] > 0 and d["log2_prop_ratio"] > 1
+    assert tests["df"].iloc[0] == 8 - 3
+
+
+# --- pseudobulk ---------------------------------------------------------------------
+
+
+def annotated(study, n_samples=6):
+    conditions = ["sham", "sham", "sham", "pain", "pain", "pain"]
+    sexes = ["F", "M", "F", "M", "F", "M"]
+    parts, types = {}, []
+    for i in range(n_samples):
+        a, truth = demo_snrna.simulate_sample(
+            study, f"S{i}", {"condition": conditions[i], "sex": sexes[i], "batch": "b1"}, i, 300)
+        parts[f"S{i}"] = a
+        types.append(truth["cell_type"].to_numpy())
+    sheet = pd.DataFrame({"path": "x", "condition": conditions[:n_samples],
+                          "sex": sexes[:n_samples]},
+                         index=pd.Index(list(parts), name="sample"))
+    merged = snrna.merge_samples(parts, sheet)
+    merged.layers["counts"] = merged.X.copy()
+    types = np.concatenate(types)
+    merged.obs["cell_type"] = np.where(types == "doublet", snrna.UNASSIGNED, types)
+    return merged, sheet
+
+
+def test_pseudobulk_sums_counts(study):
+    merged, _ = annotated(study, n_samples=2)
+    pb = snrna.pseudobulk(merged)
+    assigned = merged.obs["cell_type"] != snrna.UNASSIGNED
+    assert pb.X.sum() == merged.X[assigned.to_numpy()].sum()
+    row = pb.obs.loc["S0|L2-3_IT"]
+    mask = ((merged.obs["sample"] == "S0") & (merged.obs["cell_type"] == "L2/3 IT")).to_numpy()
+    assert row["n_nuclei"] == mask.sum() and row["total_counts"] == merged.X[mask].sum()
+    assert pb.X.dtype == np.int64
+
+
+def test_pseudobulk_plan_skips_with_reasons(study):
+    merged, sheet = annotated(study)
+    pb = snrna.pseudobulk(merged)
+    params = {"min_nuclei": 10, "min_counts": 1000, "min_count": 10, "min_total_count": 15,
+              "large_n": 10, "min_prop": 0.7, "min_genes": 50}
+    markers = io.read_markers(MARKERS)
+    _, plan, counts = snrna.pseudobulk_plan(
+        pb, sheet, list(markers["cell_type"]), "~ sex + condition", CONTRASTS[:1], params, 2)
+    p = plan.set_index("cell_type")
+    assert p.loc["L2/3 IT", "status"] == "tested"
+    assert p.loc["Vip", "status"] == "skipped"
+    assert p.loc["Vip", "reason"] == "no nuclei annotated as this cell type"
+    assert "L2-3_IT" in counts and list(counts["L2-3_IT"].columns[:1]) == ["gene"]
+    assert set(counts["L2-3_IT"].columns[1:]) == set(sheet.index)
+    # L5 ET has few nuclei per sample: raising min_nuclei drops its samples.
+    params["min_nuclei"] = 10**6
+    _, plan2, counts2 = snrna.pseudobulk_plan(
+        pb, sheet, list(markers["cell_type"]), "~ sex + condition", CONTRASTS[:1], params, 2)
+    assert (plan2.loc[plan2["cell_type"] == "Oligo", "reason"].iloc[0]
+            .startswith("too few replicates: 0 pain and 0 sham"))
+    assert not counts2
+
+
+def test_plan_cell_type_design_not_fittable():
+    sheet = pd.DataFrame({"condition": ["sham", "sham", "pain", "pain"],
+                          "sex": ["F", "F", "M", "M"]}, index=["a", "b", "c", "d"])
+    rows = snrna.plan_cell_type(["a", "b", "c", "d"], sheet, "~ sex + condition",
+                                CONTRASTS[:1], 2)
+    assert rows[0]["status"] == "skipped" and "not of full rank" in rows[0]["reason"]
+
+
+def test_filter_by_expr():
+    counts = pd.DataFrame({"a": [100, 0, 5, 50], "b": [100, 0, 0, 40], "c": [100, 1, 0, 0],
+                           "d": [100, 0, 0, 0]}, index=list("wxyz"))
+    keep = snrna.filter_by_expr(counts, ["g1", "g1", "g2", "g2"], min_count=10,
+                                min_total_count=15)
+    assert keep.tolist() == [True, False, False, True]
+
+
+def test_pathway_table_per_animal(study):
+    merged, sheet = annotated(study)
+    pb = snrna.pseudobulk(merged)
+    pb.obs["kept"] = True
+    table = snrna.pathway_table(pb, sheet, io.read_gmt(GMT), ["Tiam1", "Rac1", "Nope"])
+    tiam1 = table[(table["feature"] == "Tiam1") & (table["cell_type"] == "L2/3 IT")]
+    assert len(tiam1) == len(sheet) and set(tiam1["sample"]) == set(sheet.index)
+    assert "Nope" not in set(table["feature"])
+    sets = table[table["kind"] == "gene set"]
+    assert "TIAM1_RAC1_CORE_ABC" in set(sets["feature"])
+    core = sets[(sets["feature"] == "TIAM1_RAC1_CORE_ABC") & (sets["cell_type"] == "Oligo")]
+    assert abs(core["value"].mean()) < 1e-9  # z-scores are centred within a cell type
+
+
+# --- demo ---------------------------------------------------------------------------
+
+
+def test_demo_is_deterministic(study):
+    a1, t1 = demo_snrna.simulate_sample(study, "S", {"condition": "sham"}, 2, 150)
+    a2, t2 = demo_snrna.simulate_sample(study, "S", {"condition": "sham"}, 2, 150)
+    assert (a1.X != a2.X).nnz == 0 and t1.equals(t2)
+
+
+def test_demo_truth(study):
+    truth = demo_snrna.truth_genes(study)
+    assert set(truth["cell_type"]) == {"L2/3 IT", "L5 ET", "Sst", "Microglia"}
+    l23 = truth[truth["cell_type"] == "L2/3 IT"].set_index("gene")
+    assert l23.loc["Tiam1", "pain_log2fc"] > 0 and l23.loc["Rac1", "pain_log2fc"] > 0
+    table = study.cell_types
+    assert not table.loc[["Oligo", "Astro"], "de_planted"].any()
+    assert table["proportion"].idxmax() == "Oligo"
+    mito = study.genes["gene"].str.startswith("mt-")
+    assert mito.sum() == len(demo.MITO_GENES)
+
+
+def test_h5ad_writer_is_atomic(tmp_path, sample):
+    adata, _ = sample
+    snrna.write_h5ad(adata, tmp_path / "x" / "a.h5ad")
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["a.h5ad"]
+    assert Path(tmp_path / "x" / "a.h5ad").stat().st_size > 0
+
+
+def test_annotation_table_round_trip(tmp_path, sample):
+    adata, _ = sample
+    a = adata.copy()
+    a.obs["sample"] = "01"  # a numeric-looking id stays text
+    snrna.normalise(a)
+    a.obs["leiden"] = pd.Categorical(np.where(np.arange(a.n_obs) % 2, "1", "0"))
+    markers = io.read_markers(MARKERS)
+    scores = snrna.marker_scores(a, markers)
+    table = snrna.assign_clusters(scores, a.obs["leiden"])
+    a.obs["cell_type"] = a.obs["leiden"].astype(str).map(table["cell_type"])
+    a.obs["cell_type_nucleus"] = scores.dropna(axis=1, how="all").idxmax(axis=1)
+    a.obs["cell_type_score"] = 1.0
+    a.obsm["marker_scores"] = scores.to_numpy(dtype=np.float32)
+    a.uns["marker_score_types"] = list(scores.columns)
+    io.write_tsv(snrna.annotation_table(a), tmp_path / "nuclei.tsv")
+    back = snrna.read_annotation_table(tmp_path / "nuclei.tsv")
+    assert (back["sample"] == "01").all()
+    b = adata.copy()
+    snrna.apply_annotation(b, back, list(markers["cell_type"]))
+    assert list(b.obs["cell_type"].cat.categories)[-1] == snrna.UNASSIGNED
+    np.testing.assert_allclose(b.obsm["marker_scores"], a.obsm["marker_scores"], rtol=1e-5)
+    assert b.uns["marker_score_types"] == list(markers["cell_type"])

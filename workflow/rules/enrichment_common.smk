@@ -1,0 +1,175 @@
+# Helpers of the enrichment and rescue rules (enrichment.smk, rescue.smk).
+# Gene-set enrichment of every DE table (bulk, and snRNA pseudobulk per cell type).
+# Datasets are "bulk" or "snrna/<cell type>"; the tables come from enrichment_inputs()
+# in common.smk. Which snRNA cell types are tested is only known after checkpoint
+# snrna_pseudobulk, so per-cell-type results are pulled in by the input functions of the
+# summary rules (enrichment_summary, rescue_key_findings), never listed at parse time.
+
+import re
+
+DATASET_PATTERN = "|".join(
+    [
+        "bulk",
+        *(f"snrna/{re.escape(safe)}" for safe in (SNRNA_SAFE_TYPES if SNRNA else [])),
+    ]
+)
+
+
+def dataset_id(branch, cell_type):
+    """'bulk' for bulk tables, '<branch>/<cell type>' for per-cell-type tables."""
+    return branch if cell_type is None else f"{branch}/{cell_type}"
+
+
+def dataset_title(dataset):
+    """Report name of a dataset: 'bulk' or 'snRNA <cell type label>'."""
+    if dataset == "bulk":
+        return "bulk"
+    return f"snRNA {snrna_label(dataset.split('/', 1)[1])}"
+
+
+def dataset_titles():
+    """{dataset id: report name} of every possible dataset (static, for plot labels)."""
+    titles = {"bulk": "bulk"}
+    for safe in SNRNA_SAFE_TYPES if SNRNA else []:
+        titles[f"snrna/{safe}"] = dataset_title(f"snrna/{safe}")
+    return titles
+
+
+def enrichment_pairs(contrast=None):
+    """(dataset, contrast) of every DE table, optionally of one contrast only.
+
+    Reads checkpoint snrna_pseudobulk when the snRNA branch is on: call it only from
+    input functions.
+    """
+    return [
+        (dataset_id(b, ct), c)
+        for b, ct, c in enrichment_inputs()
+        if contrast is None or c == contrast
+    ]
+
+
+def enrichment_datasets():
+    """Dataset ids in report order: bulk first, then cell types (input functions only)."""
+    return list(dict.fromkeys(ds for ds, _ in enrichment_pairs()))
+
+
+def de_table(dataset, contrast):
+    """Path of the DE table of one dataset and contrast."""
+    if dataset == "bulk":
+        return f"results/bulk/de/{contrast}.tsv"
+    branch, cell_type = dataset.split("/", 1)
+    return f"results/{branch}/de/{cell_type}/{contrast}.tsv"
+
+
+def gsea_table(dataset, contrast):
+    return f"results/enrichment/{dataset}/{contrast}.tsv"
+
+
+def enrichment_outputs():
+    """Targets known at parse time; snRNA tables come in through enrichment_summary."""
+    if BULK is None and SNRNA is None:
+        return []
+    out = []
+    if BULK is not None:
+        out += [gsea_table("bulk", c) for c in CONTRAST_NAMES]
+    out += [
+        "results/enrichment/summary/nes.tsv",
+        "results/enrichment/summary/ora.tsv",
+        "results/enrichment/summary/ora_overview.tsv",
+        "results/enrichment/summary/geneset_coverage.tsv",
+    ]
+    out += expand(
+        "results/enrichment/summary/{contrast}.{plot}.png",
+        contrast=CONTRAST_NAMES,
+        plot=["nes_heatmap", "running_sum"],
+    )
+    if BULK is not None and SNRNA is not None:
+        out.append("results/enrichment/summary/bulk_vs_pseudobulk.tsv")
+        out += expand(
+            "results/enrichment/summary/{contrast}.bulk_vs_pseudobulk.png",
+            contrast=CONTRAST_NAMES,
+        )
+    return out
+
+
+def gsea_params():
+    e = config["enrichment"]
+    return dict(
+        min_size=e["min_size"],
+        max_size=e["max_size"],
+        permutations=e["permutations"],
+        weight=e["weight"],
+        seed=config["seed"],
+    )
+
+
+def rescue_datasets(branch=None):
+    """Datasets with DE tables of both the pain and the ketamine contrast.
+
+    Reads checkpoint snrna_pseudobulk when the snRNA branch is on: input functions only.
+    """
+    if RESCUE is None:
+        return []
+    pairs = set(enrichment_pairs())
+    return [
+        ds
+        for ds in enrichment_datasets()
+        if (ds, RESCUE.pain_contrast) in pairs
+        and (ds, RESCUE.ketamine_contrast) in pairs
+        and (branch is None or ds.split("/", 1)[0] == branch)
+    ]
+
+
+def rescue_branches():
+    """Branches (bulk, snrna) whose datasets get a rescue analysis; known at parse time."""
+    if RESCUE is None:
+        return []
+    return [b for b, on in (("bulk", BULK), ("snrna", SNRNA)) if on is not None]
+
+
+def has_interaction():
+    """Whether the bulk surgery x drug interaction is fitted (known at parse time)."""
+    return (
+        RESCUE is not None
+        and RESCUE.interaction_design is not None
+        and BULK is not None
+    )
+
+
+def rescue_inputs(kind, contrast_of):
+    """Input function: one file per rescue dataset of the branch in the wildcards.
+
+    ``kind`` is ``de`` or ``gsea``; ``contrast_of`` picks the pain or ketamine contrast.
+    """
+    path = de_table if kind == "de" else gsea_table
+
+    def _files(wildcards):
+        contrast = contrast_of(RESCUE)
+        return [path(ds, contrast) for ds in rescue_datasets(wildcards.branch)]
+
+    return _files
+
+
+def rescue_outputs():
+    """Targets, all known at parse time (one set of files per branch)."""
+    branches = rescue_branches()
+    if not branches:
+        return []
+    out = expand(
+        "results/rescue/{branch}/{file}",
+        branch=branches,
+        file=[
+            "genes.tsv",
+            "class_counts.tsv",
+            "pathways.tsv",
+            "genes_scatter.png",
+            "pathways_scatter.png",
+        ],
+    )
+    if has_interaction():
+        out += [
+            "results/rescue/bulk/interaction_de.tsv",
+            "results/rescue/bulk/interaction_gsea.tsv",
+        ]
+    out += ["results/key_findings.tsv", "results/key_findings.html"]
+    return out

@@ -1,0 +1,217 @@
+# Ketamine rescue of pain effects per dataset, and the key findings that open the report;
+# helpers in enrichment_common.smk.
+
+
+rule rescue_tables:
+    input:
+        pain=rescue_inputs("de", lambda r: r.pain_contrast),
+        ketamine=rescue_inputs("de", lambda r: r.ketamine_contrast),
+        pain_gsea=rescue_inputs("gsea", lambda r: r.pain_contrast),
+        ketamine_gsea=rescue_inputs("gsea", lambda r: r.ketamine_contrast),
+        genesets=GENESET_FILES,
+    output:
+        genes=report(
+            "results/rescue/{branch}/genes.tsv",
+            caption="../report/rescue_genes.rst",
+            category="7. Ketamine rescue",
+            subcategory="{branch}",
+            labels={"branch": "{branch}", "figure": "gene classes (table)"},
+        ),
+        counts=report(
+            "results/rescue/{branch}/class_counts.tsv",
+            caption="../report/rescue_class_counts.rst",
+            category="7. Ketamine rescue",
+            subcategory="{branch}",
+            labels={"branch": "{branch}", "figure": "class counts"},
+        ),
+        pathways=report(
+            "results/rescue/{branch}/pathways.tsv",
+            caption="../report/rescue_pathways.rst",
+            category="7. Ketamine rescue",
+            subcategory="{branch}",
+            labels={"branch": "{branch}", "figure": "gene-set reversal (table)"},
+        ),
+    log:
+        "logs/rescue/{branch}/tables.log",
+    benchmark:
+        "benchmarks/enrichment/rescue/{branch}/tables.tsv"
+    wildcard_constraints:
+        branch="bulk|snrna",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10, 0.05),
+    params:
+        titles=dataset_titles(),
+        pain_contrast=lambda wc: RESCUE.pain_contrast,
+        ketamine_contrast=lambda wc: RESCUE.ketamine_contrast,
+        padj=config["rescue"]["padj"],
+        lfc_threshold=config["rescue"]["lfc_threshold"],
+        rescued_fraction=config["rescue"]["rescued_fraction"],
+        partial_fraction=config["rescue"]["partial_fraction"],
+        focus_sets=config["enrichment"]["focus_sets"],
+        fdr=config["enrichment"]["fdr"],
+    script:
+        "../../scripts/rescue_tables.py"
+
+
+rule rescue_plots:
+    input:
+        genes=rules.rescue_tables.output.genes,
+        pathways=rules.rescue_tables.output.pathways,
+        genesets=GENESET_FILES,
+    output:
+        genes=report(
+            "results/rescue/{branch}/genes_scatter.png",
+            caption="../report/rescue_genes_scatter.rst",
+            category="7. Ketamine rescue",
+            subcategory="{branch}",
+            labels={"branch": "{branch}", "figure": "gene scatter"},
+        ),
+        pathways=report(
+            "results/rescue/{branch}/pathways_scatter.png",
+            caption="../report/rescue_pathways_scatter.rst",
+            category="7. Ketamine rescue",
+            subcategory="{branch}",
+            labels={"branch": "{branch}", "figure": "gene-set scatter"},
+        ),
+    log:
+        "logs/rescue/{branch}/plots.log",
+    benchmark:
+        "benchmarks/enrichment/rescue/{branch}/plots.tsv"
+    wildcard_constraints:
+        branch="bulk|snrna",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 5),
+        runtime=runtime(10),
+    params:
+        pain_contrast=lambda wc: RESCUE.pain_contrast,
+        ketamine_contrast=lambda wc: RESCUE.ketamine_contrast,
+        focus_sets=config["enrichment"]["focus_sets"],
+        label_top=config["rescue"]["label_top"],
+        fdr=config["enrichment"]["fdr"],
+    script:
+        "../../scripts/rescue_plots.py"
+
+
+rule rescue_interaction_de:
+    input:
+        counts="results/bulk/counts.tsv",
+        samples=lambda wc: BULK.samples_path,
+    output:
+        table=report(
+            "results/rescue/bulk/interaction_de.tsv",
+            caption="../report/rescue_interaction_de.rst",
+            category="7. Ketamine rescue",
+            subcategory="bulk",
+            labels={"dataset": "bulk", "figure": "interaction DE (table)"},
+        ),
+    log:
+        "logs/rescue/bulk/interaction_de.log",
+    benchmark:
+        "benchmarks/enrichment/rescue/bulk/interaction_de.tsv"
+    conda:
+        ENV
+    threads: 2
+    resources:
+        mem_mb=mem_mb(2000, 30),
+        runtime=runtime(30, 1),
+    params:
+        design=lambda wc: RESCUE.interaction_design,
+        levels=lambda wc: RESCUE.interaction_levels,
+        coefficient=lambda wc: RESCUE.interaction_coefficient,
+        alpha=config["de"]["alpha"],
+        cooks_filter=config["de"]["cooks_filter"],
+        independent_filter=config["de"]["independent_filter"],
+        lfc_shrink=config["de"]["lfc_shrink"],
+        min_replicates_for_replace=config["de"]["min_replicates_for_replace"],
+    script:
+        "../../scripts/rescue_interaction.py"
+
+
+rule rescue_interaction_gsea:
+    input:
+        table=rules.rescue_interaction_de.output.table,
+        genesets=GENESET_FILES,
+    output:
+        table=report(
+            "results/rescue/bulk/interaction_gsea.tsv",
+            caption="../report/rescue_interaction_gsea.rst",
+            category="7. Ketamine rescue",
+            subcategory="bulk",
+            labels={"dataset": "bulk", "figure": "interaction GSEA (table)"},
+        ),
+    log:
+        "logs/rescue/bulk/interaction_gsea.log",
+    benchmark:
+        "benchmarks/enrichment/rescue/bulk/interaction_gsea.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 20),
+        runtime=runtime(20, 0.5),
+    params:
+        gsea=gsea_params(),
+        genesets=GENESET_FILES,
+        coefficient=lambda wc: RESCUE.interaction_coefficient,
+    script:
+        "../../scripts/enrichment_gsea.py"
+
+
+rule rescue_key_findings:
+    input:
+        pathways=expand(
+            "results/rescue/{branch}/pathways.tsv", branch=rescue_branches()
+        ),
+        counts=expand(
+            "results/rescue/{branch}/class_counts.tsv", branch=rescue_branches()
+        ),
+        interaction=(
+            "results/rescue/bulk/interaction_gsea.tsv" if has_interaction() else []
+        ),
+        coverage=rules.enrichment_summary.output.coverage,
+    output:
+        table="results/key_findings.tsv",
+        html=report(
+            "results/key_findings.html",
+            caption="../report/key_findings.rst",
+            category="0. Key findings",
+            labels={"figure": "key findings"},
+        ),
+    log:
+        "logs/rescue/key_findings.log",
+    benchmark:
+        "benchmarks/enrichment/rescue/key_findings.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10),
+    params:
+        titles=dataset_titles(),
+        focus_sets=config["enrichment"]["focus_sets"],
+        fdr=config["enrichment"]["fdr"],
+        pain_contrast=RESCUE.pain_contrast if RESCUE else None,
+        ketamine_contrast=RESCUE.ketamine_contrast if RESCUE else None,
+        interaction_coefficient=(
+            RESCUE.interaction_coefficient if has_interaction() else None
+        ),
+        rescue={
+            k: config["rescue"].get(k)
+            for k in (
+                "padj",
+                "lfc_threshold",
+                "rescued_fraction",
+                "partial_fraction",
+                "interaction",
+            )
+        },
+    script:
+        "../../scripts/rescue_key_findings.py"

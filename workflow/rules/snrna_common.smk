@@ -1,0 +1,53 @@
+# Helpers of the single-nucleus rules (snrna.smk). Which cell types are tested is only
+# known once nuclei are annotated: checkpoint snrna_pseudobulk writes a plan (one row per
+# cell type x contrast, status tested/skipped and the reason) and the counts of every
+# testable cell type; the functions below read that plan to expand the DE jobs.
+
+import pandas as pd
+
+SNRNA_CONFIG = config.get("snrna") or {}
+SNRNA_SAMPLES = list(SNRNA.samples.index) if SNRNA is not None else []
+SNRNA_SAFE_TYPES = list(SNRNA.safe.values()) if SNRNA is not None else []
+# Integration settings without the UMAP one, so that changing UMAP's min_dist reruns only
+# rule snrna_umap (Snakemake reruns a job whose params changed).
+SNRNA_INTEGRATION = {
+    k: v for k, v in SNRNA_CONFIG.get("integration", {}).items() if k != "umap_min_dist"
+}
+
+
+def snrna_label(safe):
+    """Marker-table label of a file-safe cell-type name (for report labels and titles)."""
+    return SNRNA.label(safe) if SNRNA is not None else safe
+
+
+def snrna_plan():
+    """The pseudobulk DE plan; raises until checkpoint snrna_pseudobulk has run."""
+    return pd.read_csv(checkpoints.snrna_pseudobulk.get().output.plan, sep="\t")
+
+
+def snrna_tested():
+    """(file-safe cell type, contrast) pairs with enough replicates to test."""
+    plan = snrna_plan()
+    plan = plan[plan["status"] == "tested"]
+    return list(zip(plan["cell_type_safe"], plan["contrast"]))
+
+
+def snrna_de_files(pattern):
+    """Input function: ``pattern`` expanded over every tested cell type x contrast."""
+
+    def _files(wildcards):
+        return [pattern.format(cell_type=ct, contrast=c) for ct, c in snrna_tested()]
+
+    return _files
+
+
+def snrna_pseudobulk_counts(wildcards):
+    """Counts of one cell type, written by checkpoint snrna_pseudobulk."""
+    folder = checkpoints.snrna_pseudobulk.get().output.cell_types
+    return f"{folder}/{wildcards.cell_type}.counts.tsv"
+
+
+def snrna_fit_contrasts(wildcards):
+    """Contrasts tested in one cell type (they set the reference levels of its fit)."""
+    tested = {c for ct, c in snrna_tested() if ct == wildcards.cell_type}
+    return [dict(c) for c in config["contrasts"] if c["name"] in tested]
