@@ -68,3 +68,21 @@ def small_bulk_config() -> dict:
     config["demo"]["bulk_genes"] = 3000
     config.pop("snrna", None)
     return config
+
+
+def planned_jobs(text: str) -> dict[str, int]:
+    """Rule names and job counts from the job-stats table of a Snakemake dry run."""
+    jobs, on = {}, False
+    for line in text.splitlines():
+        if line.startswith("job ") and "count" in line:
+            on = True
+            continue
+        if on:
+            parts = line.split()
+            if not parts or parts[0] == "total":
+                break
+            if parts[0].startswith("-"):
+                continue
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+

@@ -10,8 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import copy_workflow, small_bulk_config, snakemake, write_config
-from test_workflow_bulk import _planned_jobs
+from conftest import copy_workflow, planned_jobs, small_bulk_config, snakemake, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +26,7 @@ def test_design_change_reruns_de_and_downstream_only(bulk_demo_run):
     config = small_bulk_config()
     config["bulk"]["design"] = "~ sex + condition"
     cfg = write_config(bulk_demo_run / "design.yaml", config)
-    jobs = _planned_jobs(snakemake(bulk_demo_run, "--configfile", str(cfg), "-n").stdout)
+    jobs = planned_jobs(snakemake(bulk_demo_run, "--configfile", str(cfg), "-n").stdout)
     assert "bulk_de_fit" in jobs and "bulk_de_contrast" in jobs
     assert not UPSTREAM_OF_DE & set(jobs), jobs
 
@@ -36,7 +35,7 @@ def test_alpha_change_keeps_the_fit(bulk_demo_run):
     config = small_bulk_config()
     config["de"]["alpha"] = 0.05
     cfg = write_config(bulk_demo_run / "alpha.yaml", config)
-    jobs = _planned_jobs(snakemake(bulk_demo_run, "--configfile", str(cfg), "-n").stdout)
+    jobs = planned_jobs(snakemake(bulk_demo_run, "--configfile", str(cfg), "-n").stdout)
     assert "bulk_de_contrast" in jobs
     assert "bulk_de_fit" not in jobs and not UPSTREAM_OF_DE & set(jobs), jobs
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import small_bulk_config, snakemake, write_config
+from conftest import planned_jobs, small_bulk_config, snakemake, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -76,25 +76,8 @@ def test_plot_option_change_reruns_only_plots(demo_run):
     config["plots"]["label_top"] = 3
     cfg = write_config(demo_run / "plots.yaml", config)
     dry = snakemake(demo_run, "--configfile", str(cfg), "-n")
-    jobs = _planned_jobs(dry.stdout)
+    jobs = planned_jobs(dry.stdout)
     assert jobs and set(jobs) <= {"bulk_de_plots", "all"}, jobs
-
-
-def _planned_jobs(text):
-    """Rule names from the job-stats table of a dry run."""
-    jobs, on = {}, False
-    for line in text.splitlines():
-        if line.startswith("job ") and "count" in line:
-            on = True
-            continue
-        if on:
-            parts = line.split()
-            if not parts or parts[0] == "total":
-                break
-            if parts[0].startswith("-"):
-                continue
-            jobs[parts[0]] = int(parts[1])
-    return jobs
 
 
 def test_user_config_with_only_bulk_and_contrasts(workflow_copy):

@@ -10,7 +10,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import small_bulk_config, snakemake, write_config
+from conftest import planned_jobs, small_bulk_config, snakemake, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -142,7 +142,7 @@ def test_plot_option_change_does_not_rerun_gsea(demo_run):
     config["enrichment"]["heatmap_top_sets"] = 2
     cfg = write_config(demo_run / "enrich_plots.yaml", config)
     dry = snakemake(demo_run, "--configfile", str(cfg), "-n")
-    jobs = set(_planned_jobs(dry.stdout))
+    jobs = set(planned_jobs(dry.stdout))
     assert {"rescue_plots", "enrichment_heatmap"} <= jobs, jobs
     mine = {j for j in jobs if j.startswith(("enrichment_", "rescue_", "bulk_"))}
     assert mine == {"rescue_plots", "enrichment_heatmap"}, jobs
@@ -166,22 +166,6 @@ def test_gene_set_without_genes_is_noted_not_fatal(demo_run, tmp_path):
     assert table.loc[("tiam1_rac1", CORE), "NES"] == pytest.approx(before.loc[CORE, "NES"])
     html = (wf / "results/key_findings.html").read_text()
     assert "NO_SUCH_GENES (extra, 2 genes) was not tested" in html
-
-
-def _planned_jobs(text):
-    jobs, on = {}, False
-    for line in text.splitlines():
-        if line.startswith("job ") and "count" in line:
-            on = True
-            continue
-        if on:
-            parts = line.split()
-            if not parts or parts[0] == "total":
-                break
-            if parts[0].startswith("-"):
-                continue
-            jobs[parts[0]] = int(parts[1])
-    return jobs
 
 
 @pytest.mark.parametrize("change,message", [

@@ -139,6 +139,19 @@ def contrast_table(
         p-value last. ``log2FoldChange`` is the unshrunk estimate that ``stat`` and
         ``pvalue`` belong to; ``lfc_shrinkage`` says what ``log2FoldChange_shrunk`` is.
     """
+    coeff = shrink_coefficient(contrast, dds.obs) if shrink else None
+    why = "shrinkage off" if not shrink else "contrast is not a single model coefficient"
+    return _wald_table(dds, contrast.as_pydeseq2(), coeff, why, genes, alpha, cooks_filter,
+                       independent_filter, n_cpus)
+
+
+def _wald_table(dds, contrast, shrink_coeff, no_shrink_reason, genes, alpha, cooks_filter,
+                independent_filter, n_cpus) -> pd.DataFrame:
+    """Wald test of ``contrast`` (pydeseq2 list or vector) as a sorted DE table.
+
+    ``shrink_coeff`` names the coefficient to shrink, or is None (then
+    ``no_shrink_reason`` goes into the ``lfc_shrinkage`` column).
+    """
     from pydeseq2.ds import DeseqStats
 
     from .inference import RDeseqDataSet, RDeseqStats, VectorizedInference
@@ -148,7 +161,7 @@ def contrast_table(
     with _quiet_pydeseq2():
         stats = stats_class(
             dds,
-            contrast=contrast.as_pydeseq2(),
+            contrast=contrast,
             alpha=alpha,
             cooks_filter=cooks_filter,
             independent_filter=independent_filter,
@@ -157,20 +170,15 @@ def contrast_table(
         )
         stats.summary()
         table = stats.results_df.copy()
-        coeff = shrink_coefficient(contrast, dds.obs) if shrink else None
-        if coeff is not None:
-            stats.lfc_shrink(coeff=coeff)
+        if shrink_coeff is not None:
+            stats.lfc_shrink(coeff=shrink_coeff)
             table["log2FoldChange_shrunk"] = stats.results_df["log2FoldChange"]
             table["lfcSE_shrunk"] = stats.results_df["lfcSE"]
-            table["lfc_shrinkage"] = f"apeglm ({coeff})"
+            table["lfc_shrinkage"] = f"apeglm ({shrink_coeff})"
         else:
             table["log2FoldChange_shrunk"] = np.nan
             table["lfcSE_shrunk"] = np.nan
-            table["lfc_shrinkage"] = (
-                "none (shrinkage off)"
-                if not shrink
-                else "none (contrast is not a single model coefficient)"
-            )
+            table["lfc_shrinkage"] = f"none ({no_shrink_reason})"
     table.index.name = "gene_id"
     table = table.join(genes["gene"]).reset_index()
     return sort_de_table(table[DE_COLUMNS])
@@ -273,38 +281,10 @@ def coefficient_table(
     pandas.DataFrame
         Columns :data:`DE_COLUMNS`, sorted as :func:`contrast_table` sorts.
     """
-    from pydeseq2.ds import DeseqStats
-
-    from .inference import RDeseqDataSet, RDeseqStats, VectorizedInference
-
     columns = list(dds.obsm["design_matrix"].columns)
     if coefficient not in columns:
         raise ValueError(f"'{coefficient}' is not a model coefficient ({', '.join(columns)})")
     vector = np.zeros(len(columns))
     vector[columns.index(coefficient)] = 1.0
-    with _quiet_pydeseq2():
-        # Same engine as contrast_table: R's Wald test and filters, vectorised.
-        stats_class = RDeseqStats if isinstance(dds, RDeseqDataSet) else DeseqStats
-        stats = stats_class(
-            dds,
-            contrast=vector,
-            alpha=alpha,
-            cooks_filter=cooks_filter,
-            independent_filter=independent_filter,
-            inference=VectorizedInference(n_cpus=n_cpus),
-            quiet=True,
-        )
-        stats.summary()
-        table = stats.results_df.copy()
-        if shrink:
-            stats.lfc_shrink(coeff=coefficient)
-            table["log2FoldChange_shrunk"] = stats.results_df["log2FoldChange"]
-            table["lfcSE_shrunk"] = stats.results_df["lfcSE"]
-            table["lfc_shrinkage"] = f"apeglm ({coefficient})"
-        else:
-            table["log2FoldChange_shrunk"] = np.nan
-            table["lfcSE_shrunk"] = np.nan
-            table["lfc_shrinkage"] = "none (shrinkage off)"
-    table.index.name = "gene_id"
-    table = table.join(genes["gene"]).reset_index()
-    return sort_de_table(table[DE_COLUMNS])
+    return _wald_table(dds, vector, coefficient if shrink else None, "shrinkage off", genes,
+                       alpha, cooks_filter, independent_filter, n_cpus)
