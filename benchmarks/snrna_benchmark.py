@@ -129,7 +129,7 @@ def snakemake(workdir: Path, config: Path, cores: int, *args: str) -> tuple[floa
 
 def rule_of(name: str) -> str:
     """Group per-sample and per-cell-type benchmark files by rule."""
-    for prefix in ("qc_plots_", "qc_", "de_fit_", "de_plots_", "de_"):
+    for prefix in ("qc_plots_", "qc_", "de_fit_", "de_plots_", "de_table_html_", "de_"):
         if name.startswith(prefix) and name not in ("qc_summary", "qc_overview",
                                                     "de_summary"):
             return prefix.rstrip("_") + " (per job)"
