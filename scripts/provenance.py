@@ -1,6 +1,4 @@
-"""Rule provenance: Methods paragraph, versions, config and counts for the report."""
-
-from pathlib import Path
+"""Rule provenance: Methods paragraphs, versions, config and counts for the report."""
 
 import pandas as pd
 import yaml
@@ -8,35 +6,81 @@ from acc_tiam1 import design, io, provenance
 from acc_tiam1.runner import run_rule
 
 
+def bulk_part(smk, config, versions, methods, counts):
+    qc = io.read_tsv(smk.input.bulk_qc)
+    summary = io.read_tsv(smk.input.bulk_summary, index_col=None)
+    sheet = io.read_sample_sheet(smk.input.bulk_samples)
+    refs = reference_levels(sheet, config["bulk"]["design"], config)
+    n_genes = int(summary["genes_tested"].max()) if len(summary) else 0
+    methods["Bulk RNA-seq"] = provenance.bulk_methods(
+        config, versions, len(qc), n_genes, refs, int(qc["outlier"].sum())
+    )
+    counts.append({"step": "bulk: samples in the sheet", "n": len(sheet)})
+    counts.append({"step": "bulk: samples analysed", "n": len(qc)})
+    counts.append({"step": "bulk: samples flagged as outliers (kept)",
+                   "n": int(qc["outlier"].sum())})
+    for _, row in summary.iterrows():
+        counts.append({"step": f"bulk: genes tested, {row['contrast']}",
+                       "n": int(row["genes_tested"])})
+
+
+def snrna_part(smk, config, versions, methods, counts):
+    snrna, seed = config["snrna"], config["seed"]
+    filters = io.read_tsv(smk.input.snrna_filters, index_col=None)
+    clusters = io.read_tsv(smk.input.snrna_clusters, index_col=None)
+    samples = io.read_tsv(smk.input.snrna_pseudobulk, index_col=None)
+    plan = io.read_tsv(smk.input.snrna_plan, index_col=None)
+    sheet = io.read_sample_sheet(smk.input.snrna_samples)
+    info = provenance.read_integration_info(smk.input.snrna_integration)
+    markers = io.read_markers(smk.input.snrna_markers)
+    methods["Single-nucleus RNA-seq: quality control"] = provenance.snrna_qc_methods(
+        snrna.get("qc", {}), filters, versions, seed)
+    methods["Single-nucleus RNA-seq: integration, clustering and annotation"] = (
+        provenance.snrna_clustering_methods(snrna, info, markers, clusters, versions, seed))
+    methods["Single-nucleus RNA-seq: pseudobulk differential expression"] = (
+        provenance.snrna_pseudobulk_methods(
+            config, versions, samples, plan,
+            reference_levels(sheet.drop(columns="path"), snrna["design"], config)))
+    counts += provenance.snrna_counts(filters, clusters, samples, plan)
+
+
+def enrichment_part(smk, config, versions, methods, counts):
+    gene_sets = {path: len(io.read_gmt(path)) for path in smk.input.genesets}
+    nes = io.read_tsv(smk.input.nes, index_col=None)
+    tables = list(dict.fromkeys(zip(nes["dataset"], nes["contrast"], strict=True)))
+    methods["Gene-set enrichment"] = provenance.enrichment_methods(
+        config, versions, gene_sets, tables)
+    counts += provenance.enrichment_counts(nes, gene_sets, smk.params.titles)
+    if smk.params.rescue:
+        datasets = []
+        for path in smk.input.rescue_counts:
+            datasets += list(dict.fromkeys(io.read_tsv(path, index_col=None)["dataset"]))
+        methods["Ketamine rescue"] = provenance.rescue_methods(
+            config, smk.params.rescue, datasets)
+        counts.append({"step": "rescue: datasets compared", "n": len(datasets)})
+
+
+def reference_levels(sheet, formula, config):
+    variables = design.design_variables(formula)
+    return design.reference_levels(sheet, variables, design.parse_contrasts(config["contrasts"]))
+
+
 def main(smk):
     config = smk.params.config
     versions = provenance.package_versions()
-    methods, counts = [], []
+    methods, counts = {}, []
     if "bulk_qc" in smk.input.keys():
-        qc = io.read_tsv(smk.input.bulk_qc)
-        summary = io.read_tsv(smk.input.bulk_summary, index_col=None)
-        sheet = io.read_sample_sheet(smk.input.bulk_samples)
-        variables = design.design_variables(config["bulk"]["design"])
-        refs = design.reference_levels(
-            sheet, variables, design.parse_contrasts(config["contrasts"])
-        )
-        n_genes = int(summary["genes_tested"].max()) if len(summary) else 0
-        methods.append(provenance.bulk_methods(
-            config, versions, len(qc), n_genes, refs, int(qc["outlier"].sum())
-        ))
-        counts.append({"step": "bulk: samples in the sheet", "n": len(sheet)})
-        counts.append({"step": "bulk: samples analysed", "n": len(qc)})
-        counts.append({"step": "bulk: samples flagged as outliers (kept)",
-                       "n": int(qc["outlier"].sum())})
-        for _, row in summary.iterrows():
-            counts.append({"step": f"bulk: genes tested, {row['contrast']}",
-                           "n": int(row["genes_tested"])})
+        bulk_part(smk, config, versions, methods, counts)
+    if "snrna_filters" in smk.input.keys():
+        snrna_part(smk, config, versions, methods, counts)
+    if "nes" in smk.input.keys():
+        enrichment_part(smk, config, versions, methods, counts)
     page = provenance.provenance_page(
         "Methods and provenance", methods, versions, config, pd.DataFrame(counts)
     )
-    Path(smk.output.html).write_text(page)
+    io.write_text(page, smk.output.html)
     io.write_tsv(versions, smk.output.versions, index=False)
-    Path(smk.output.config).write_text(yaml.safe_dump(dict(config), sort_keys=False))
+    io.write_text(yaml.safe_dump(dict(config), sort_keys=False), smk.output.config)
 
 
 run_rule(main, snakemake)

@@ -1,6 +1,5 @@
 """Rule rescue_key_findings: the table that opens the report."""
 
-from pathlib import Path
 
 import pandas as pd
 from acc_tiam1 import io, rescue
@@ -47,10 +46,7 @@ def main(smk):
                                    "lowers the set more in pain than in sham animals)")
     html = rescue.key_findings_html(findings, rescue.findings_summary(findings), counts, notes,
                                     settings)
-    out = Path(smk.output.html)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(html)
-    tmp.replace(out)
+    io.write_text(html, smk.output.html)
 
 
 run_rule(main, snakemake)

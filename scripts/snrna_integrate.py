@@ -1,5 +1,6 @@
 """Rule snrna_integrate: merge samples, normalise, HVGs, PCA, Harmony, neighbour graph."""
 
+import json
 import logging
 
 import anndata as ad
@@ -18,11 +19,15 @@ def main(smk):
     p = smk.params.integration
     info = snrna.integrate(
         adata, n_top_genes=p["n_top_genes"], n_pcs=p["n_pcs"], batch_key=p["batch_key"],
-        harmony=p["harmony"], n_neighbors=p["n_neighbors"], seed=smk.params.seed,
+        harmony=p["harmony"], n_neighbors=p["n_neighbors"],
+        exact_neighbors_max=p["exact_neighbors_max"], seed=smk.params.seed,
         n_jobs=smk.threads,
     )
     logging.info("integration: %s", info)
     snrna.write_h5ad(adata, smk.output.h5ad)
+    # Small record of what was done, for the Methods text (no need to open the .h5ad).
+    info.update(n_nuclei=adata.n_obs, n_genes=adata.n_vars)
+    io.write_text(json.dumps(info, indent=1) + "\n", smk.output.info)
 
 
 run_rule(main, snakemake)

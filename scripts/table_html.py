@@ -1,6 +1,5 @@
 """Rules *_table_html: a result table as a searchable, sortable HTML page for the report."""
 
-from pathlib import Path
 
 from acc_tiam1 import io
 from acc_tiam1.html_table import interactive_table
@@ -10,10 +9,7 @@ from acc_tiam1.runner import run_rule
 def main(smk):
     table = io.read_tsv(smk.input.table, index_col=None)
     page = interactive_table(table, smk.params.title, smk.params.note, smk.params.max_rows)
-    out = Path(smk.output.html)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page)
-    tmp.replace(out)
+    io.write_text(page, smk.output.html)
 
 
 run_rule(main, snakemake)

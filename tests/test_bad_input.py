@@ -121,3 +121,24 @@ def test_unknown_config_key(workflow_copy):
     proc = snakemake(workflow_copy, "--configfile", str(cfg), "-n", check=False)
     assert proc.returncode != 0
     assert "bluk" in proc.stdout
+
+
+def test_unknown_key_in_optional_section(workflow_copy):
+    # rescue.interaction may be null; when given, its keys are checked like any other.
+    counts, sheet = make_study(workflow_copy)
+    counts.to_csv(workflow_copy / "counts.tsv", sep="\t")
+    sheet.to_csv(workflow_copy / "samples.tsv", sep="\t", index=False)
+    cfg = write_config(workflow_copy / "bad.yaml", {
+        "bulk": {"counts": "counts.tsv", "samples": "samples.tsv",
+                 "design": "~ sex + condition"},
+        "contrasts": [{"name": "p", "variable": "condition", "target": "pain",
+                       "reference": "sham"}],
+        "rescue": {"interaction": {"design": "~ sex * condition",
+                                   "reference": {"sex": "F", "condition": "sham"},
+                                   "coeficient": "sex[T.M]:condition[T.pain]"}},
+    })
+    proc = snakemake(workflow_copy, "--configfile", str(cfg), "-n", check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stdout, proc.stdout[-3000:]
+    assert ("'rescue.interaction.coeficient' (did you mean 'coefficient'?)"
+            in proc.stdout), proc.stdout[-3000:]

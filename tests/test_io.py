@@ -173,3 +173,22 @@ def test_write_tsv_is_atomic_and_leaves_no_temp_files(tmp_path):
     io.write_tsv(df, tmp_path / "sub" / "x.tsv", index=False)
     assert (tmp_path / "sub" / "x.tsv").read_text() == "a\n1\n2\n"
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["x.tsv"]
+
+
+def test_atomic_output_keeps_usual_permissions_and_cleans_up_on_error(tmp_path):
+    """Results must be readable by the lab (umask), not owner-only as mkstemp makes them."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        io.write_tsv(pd.DataFrame({"a": [1]}), tmp_path / "x.tsv")
+        io.write_text("<html></html>", tmp_path / "x.html")
+    finally:
+        os.umask(old)
+    for name in ("x.tsv", "x.html"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+    with pytest.raises(RuntimeError), io.atomic_output(tmp_path / "y.tsv") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.html", "x.tsv"]

@@ -521,3 +521,53 @@ def test_annotation_table_round_trip(tmp_path, sample):
     assert list(b.obs["cell_type"].cat.categories)[-1] == snrna.UNASSIGNED
     np.testing.assert_allclose(b.obsm["marker_scores"], a.obsm["marker_scores"], rtol=1e-5)
     assert b.uns["marker_score_types"] == list(markers["cell_type"])
+
+
+def test_fast_harmony_matches_harmonypy():
+    """FastHarmony reorganises harmonypy's arithmetic, not its algorithm: same answer."""
+    import harmonypy
+    from acc_tiam1.harmony import run_harmony
+
+    rng = np.random.default_rng(3)
+    n, n_types = 1800, 4
+    types = rng.integers(0, n_types, n)
+    batch = rng.integers(0, 2, n)
+    centres = rng.normal(0, 4, (n_types, 10))
+    pcs = centres[types] + 1.5 * batch[:, None] + rng.normal(0, 1, (n, 10))
+    obs = pd.DataFrame({"batch": np.where(batch, "b2", "b1")})
+    ours = run_harmony(pcs, obs, "batch", seed=0)
+    np.random.seed(0)  # noqa: NPY002 (harmonypy draws from the global generator)
+    ref = harmonypy.run_harmony(pcs, obs, ["batch"], random_state=0, verbose=False).Z_corr.T
+    assert ours.shape == pcs.shape
+    assert np.abs(ours - ref).max() < 1e-4 * ref.std()
+    # and it did correct: the batch shift within a type is mostly gone
+    shift = [ours[(types == t) & (batch == 1)].mean(0) - ours[(types == t) & (batch == 0)].mean(0)
+             for t in range(n_types)]
+    assert np.linalg.norm(np.mean(shift, axis=0)) < 0.5 * 1.5 * np.sqrt(10)
+
+
+def test_neighbour_search_exact_then_approximate():
+    """Above exact_neighbors_max the graph comes from pynndescent: same neighbours for
+    nearly every nucleus, and the same graph on a rerun."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(0, 1, (3000, 10)).astype(np.float32)
+    exact, name = snrna.neighbour_search(len(x), 15, exact_max=len(x), seed=0)
+    assert name == "exact"
+    approx, name = snrna.neighbour_search(len(x), 15, exact_max=len(x) - 1, seed=0)
+    assert name.startswith("approximate")
+    truth = NearestNeighbors(n_neighbors=15).fit(x).kneighbors(x, return_distance=False)
+
+    def neighbours(transformer):
+        graph = transformer.fit_transform(x).tocsr()
+        return [set(graph.indices[graph.indptr[i]:graph.indptr[i + 1]]) - {i}
+                for i in range(len(x))]
+
+    recall = np.mean([len(found & set(t)) / 14
+                      for found, t in zip(neighbours(approx), truth[:, 1:], strict=True)])
+    assert recall > 0.95
+    again, _ = snrna.neighbour_search(len(x), 15, exact_max=len(x) - 1, seed=0)
+    assert neighbours(again) == neighbours(approx)
+    assert np.mean([len(f & set(t)) / 14 for f, t in
+                    zip(neighbours(exact), truth[:, 1:], strict=True)]) == 1.0

@@ -129,6 +129,19 @@ def test_gene_classes_recover_the_planted_rescue(demo_run):
     assert (null["class"] != "unchanged").mean() < 0.02
 
 
+def test_methods_page_describes_enrichment_and_rescue(demo_run):
+    import html
+
+    page = html.unescape((demo_run / "results/provenance/methods.html").read_text())
+    for heading in ("Bulk RNA-seq", "Gene-set enrichment", "Ketamine rescue"):
+        assert f"<h3>{heading}</h3>" in page, heading
+    assert "Single-nucleus" not in page
+    assert "3 DE tables (3 bulk)" in page and "1,000 random permutations" in page
+    assert "ranked by the DESeq2 Wald statistic" in page
+    assert "interaction coefficient surgery[T.SNI]:drug[T.ketamine]" in page
+    assert "<td>enrichment: gene sets tested, bulk (each of 3 contrasts)</td>" in page
+
+
 def test_coverage_counts_genes_found(demo_run):
     cov = pd.read_csv(demo_run / "results/enrichment/summary/geneset_coverage.tsv",
                       sep="\t").set_index("term")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import filecmp
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -45,6 +47,22 @@ def snrna_run(tmp_path_factory):
     snakemake(wf, "--configfile", str(config), "--report-after-run", "--report",
               "results/report.html")
     return wf
+
+
+def test_fresh_rerun_gives_byte_identical_tables(snrna_run, tmp_path):
+    """Every random step (simulation, Scrublet, PCA, Harmony, Leiden, UMAP, GSEA
+    permutations) is seeded from the config seed: a second run of the same config in a
+    fresh directory writes the same bytes, nuclei tables and UMAP coordinates included."""
+    wf = copy_workflow(tmp_path / "wf")
+    config = write_config(wf / "small.yaml", small_snrna_config(wf))
+    snakemake(wf, "--configfile", str(config))
+    reference = snrna_run / "results"
+    tables = sorted(p.relative_to(reference) for p in reference.rglob("*.tsv"))
+    assert any(str(t).startswith("enrichment/") for t in tables)
+    assert "snrna/umap.tsv" in map(str, tables) and len(tables) > 30
+    differ = [str(t) for t in tables
+              if not filecmp.cmp(reference / t, wf / "results" / t, shallow=False)]
+    assert differ == []
 
 
 def read(wf, rel):
@@ -142,6 +160,32 @@ def test_tiam1_per_animal(snrna_run):
     means = tiam1.groupby("condition")["value"].mean()
     assert means["pain"] > means["sham"] + 0.3
     assert means["pain_ketamine"] < means["pain"] - 0.3  # planted as fully rescued
+
+
+def test_methods_page_describes_the_snrna_run(snrna_run):
+    import html as html_lib
+
+    page = html_lib.unescape((snrna_run / "results/provenance/methods.html").read_text())
+    filters = read(snrna_run, "results/snrna/qc/filter_summary.tsv")
+    plan = read(snrna_run, "results/snrna/pseudobulk/plan.tsv")
+    tested = plan[plan["status"] == "tested"]
+    for heading in ("Single-nucleus RNA-seq: quality control",
+                    "Single-nucleus RNA-seq: integration, clustering and annotation",
+                    "Single-nucleus RNA-seq: pseudobulk differential expression",
+                    "Gene-set enrichment"):
+        assert f"<h3>{heading}</h3>" in page, heading
+    # Branches that did not run get no paragraph.
+    assert "<h3>Bulk RNA-seq</h3>" not in page and "<h3>Ketamine rescue</h3>" not in page
+    # Numbers come from the result tables, settings from the config.
+    assert (f"Single-nucleus count matrices of 9 animals ({filters['nuclei_in'].sum():,} "
+            "nuclei in the input matrices)") in page
+    assert f"leaving {filters['nuclei_kept'].sum():,} nuclei" in page
+    assert (f"{len(tested)} of {len(plan)} cell type \u00d7 contrast combinations "
+            f"({tested['cell_type'].nunique()} cell types") in page
+    assert "with PyDESeq2" in page and "as the bulk data" not in page
+    assert "design ~ sex + condition" in page and "more than 5 MADs" in page
+    assert "Harmony" in page  # two batches in the demo sheet
+    assert "<td>snRNA: nuclei kept after QC</td>" in page
 
 
 # --- bad input ------------------------------------------------------------------------

@@ -204,12 +204,10 @@ def normalized_counts(dds, genes: pd.DataFrame) -> pd.DataFrame:
 
 def save_fit(dds, path: str | Path) -> None:
     """Pickle a fitted data set (written atomically)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
+    from .io import atomic_output
+
+    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
         pickle.dump(dds, handle, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(path)
 
 
 def load_fit(path: str | Path):

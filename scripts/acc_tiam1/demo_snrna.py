@@ -31,8 +31,6 @@ Planted effects (log2 fold changes, written to the truth tables)
 from __future__ import annotations
 
 import gzip
-import os
-import tempfile
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +41,7 @@ import pandas as pd
 from scipy import sparse
 
 from . import demo
+from .io import atomic_output
 
 #: Expected share of nuclei in an ACC punch that includes some white matter.
 PROPORTIONS = {
@@ -455,42 +454,27 @@ def simulate_sample(
 # writers (Cell Ranger .h5, matrix folder, .h5ad)
 
 
-def _atomic(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    return tmp
-
-
 def write_10x_h5(adata, path: str | Path, genome: str = "GRCm39-demo") -> None:
     """Write counts as a Cell Ranger (v3) ``filtered_feature_bc_matrix.h5``."""
     import h5py
 
-    path = Path(path)
-    tmp = _atomic(path)
     x = sparse.csr_matrix(adata.X)  # nuclei x genes CSR == genes x nuclei CSC
     n = adata.n_vars
-    try:
-        with h5py.File(tmp, "w") as f:
-            m = f.create_group("matrix")
-            kw = {"compression": "gzip", "compression_opts": 1}
-            m.create_dataset("barcodes", data=np.array(adata.obs_names, dtype="S"), **kw)
-            m.create_dataset("data", data=x.data.astype(np.int32), **kw)
-            m.create_dataset("indices", data=x.indices.astype(np.int64), **kw)
-            m.create_dataset("indptr", data=x.indptr.astype(np.int64), **kw)
-            m.create_dataset("shape", data=np.array([n, adata.n_obs], dtype=np.int32))
-            feat = m.create_group("features")
-            feat.create_dataset("id", data=np.array(adata.var_names, dtype="S"), **kw)
-            feat.create_dataset("name", data=np.array(adata.var["gene"], dtype="S"), **kw)
-            feat.create_dataset("feature_type", data=np.array(["Gene Expression"] * n, dtype="S"),
-                                **kw)
-            feat.create_dataset("genome", data=np.array([genome] * n, dtype="S"), **kw)
-            feat.create_dataset("_all_tag_keys", data=np.array(["genome"], dtype="S"))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
+        m = f.create_group("matrix")
+        kw = {"compression": "gzip", "compression_opts": 1}
+        m.create_dataset("barcodes", data=np.array(adata.obs_names, dtype="S"), **kw)
+        m.create_dataset("data", data=x.data.astype(np.int32), **kw)
+        m.create_dataset("indices", data=x.indices.astype(np.int64), **kw)
+        m.create_dataset("indptr", data=x.indptr.astype(np.int64), **kw)
+        m.create_dataset("shape", data=np.array([n, adata.n_obs], dtype=np.int32))
+        feat = m.create_group("features")
+        feat.create_dataset("id", data=np.array(adata.var_names, dtype="S"), **kw)
+        feat.create_dataset("name", data=np.array(adata.var["gene"], dtype="S"), **kw)
+        feat.create_dataset("feature_type", data=np.array(["Gene Expression"] * n, dtype="S"),
+                            **kw)
+        feat.create_dataset("genome", data=np.array([genome] * n, dtype="S"), **kw)
+        feat.create_dataset("_all_tag_keys", data=np.array(["genome"], dtype="S"))
 
 
 def write_mtx_folder(adata, folder: str | Path) -> None:
@@ -512,17 +496,10 @@ def write_mtx_folder(adata, folder: str | Path) -> None:
 
 
 def _write_gz(path: Path, header: str, table: pd.DataFrame) -> None:
-    tmp = _atomic(path)
-    try:
-        sep = " " if path.name.startswith("matrix") else "\t"
-        with gzip.open(tmp, "wt", compresslevel=1) as handle:
-            handle.write(header)
-            table.to_csv(handle, sep=sep, header=False, index=False, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    sep = " " if path.name.startswith("matrix") else "\t"
+    with atomic_output(path) as tmp, gzip.open(tmp, "wt", compresslevel=1) as handle:
+        handle.write(header)
+        table.to_csv(handle, sep=sep, header=False, index=False, lineterminator="\n")
 
 
 def write_processed_h5ad(adata, path: str | Path) -> None:

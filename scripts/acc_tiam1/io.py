@@ -9,7 +9,8 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -354,8 +355,34 @@ def match_samples(
     return mapping
 
 
+@contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """Write a file through a temporary name, so that a killed job never leaves half a file.
+
+    Yields a temporary path in the destination's folder (created if needed); when the
+    block succeeds, the file gets the permissions a plain ``open()`` would give it
+    (``mkstemp`` creates files readable by their owner only, which hides results from
+    the rest of a lab on a shared cluster) and is renamed to ``path``; when it fails, the
+    temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_tsv(df: pd.DataFrame, path: str | Path, index: bool = True) -> None:
-    """Write a table atomically, so that a killed job never leaves half a file.
+    """Write a table atomically (see :func:`atomic_output`).
 
     Parameters
     ----------
@@ -366,17 +393,14 @@ def write_tsv(df: pd.DataFrame, path: str | Path, index: bool = True) -> None:
     index
         Whether to write the index as the first column.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            df.to_csv(handle, sep="\t", index=index, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "w") as handle:
+        df.to_csv(handle, sep="\t", index=index, lineterminator="\n")
+
+
+def write_text(text: str, path: str | Path) -> None:
+    """Write a text file (an HTML page, a YAML file) atomically."""
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
 
 
 def read_tsv(path: str | Path, index_col: int | None = 0) -> pd.DataFrame:

@@ -18,10 +18,13 @@ GREY = "#b8b8b8"
 
 
 def save(fig, path: str | Path, dpi: int = 120) -> None:
-    """Save a figure without run-dependent metadata and close it."""
+    """Save a figure (atomically, without run-dependent metadata) and close it."""
+    from .io import atomic_output
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi,
+                    bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
 
 

@@ -12,18 +12,37 @@ from collections.abc import Mapping
 from .errors import InputError
 
 
+def object_schema(schema: Mapping) -> Mapping | None:
+    """The object form of a sub-schema, or None when it does not allow an object.
+
+    A sub-schema allows an object when its ``type`` is ``"object"`` or a list that holds
+    ``"object"`` (``type: ["object", "null"]``: an optional section), or when one of its
+    ``anyOf``/``oneOf`` alternatives does.
+    """
+    kind = schema.get("type")
+    if kind == "object" or (isinstance(kind, list) and "object" in kind):
+        return schema
+    for key in ("anyOf", "oneOf"):
+        for alternative in schema.get(key, []):
+            if isinstance(alternative, Mapping) and (found := object_schema(alternative)):
+                return found
+    return None
+
+
 def unknown_keys(config: Mapping, schema: Mapping, prefix: str = "") -> list[tuple[str, list[str]]]:
     """Keys of ``config`` that ``schema`` does not allow, with close matches.
 
     Only objects with ``additionalProperties: false`` are checked; lists of objects are
-    checked item by item.
+    checked item by item. Sub-schemas that allow an object or something else (``type:
+    ["object", "null"]``, ``anyOf``/``oneOf``) are checked when the value is an object.
 
     Returns
     -------
     ``[(dotted key, [suggestions])]``.
     """
     found: list[tuple[str, list[str]]] = []
-    if not isinstance(config, Mapping) or schema.get("type") != "object":
+    schema = object_schema(schema) if isinstance(config, Mapping) else None
+    if schema is None:
         return found
     props = schema.get("properties", {})
     for key, value in config.items():

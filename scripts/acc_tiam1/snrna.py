@@ -19,7 +19,6 @@ import gzip
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -611,6 +610,7 @@ def integrate(
     batch_key: str | None = "batch",
     harmony: bool | None = None,
     n_neighbors: int = 15,
+    exact_neighbors_max: int = 120_000,
     seed: int = 0,
     n_jobs: int = 1,
 ) -> dict:
@@ -633,7 +633,11 @@ def integrate(
     harmony
         Harmony integration of the PCs; None means on when there is more than one batch.
     n_neighbors
-        Neighbours of the kNN graph (exact search).
+        Neighbours of the kNN graph.
+    exact_neighbors_max
+        Up to this many nuclei the kNN search is exact (brute force, fastest there);
+        above it, pynndescent's approximate search (seeded, single-threaded so that it is
+        reproducible), whose cost grows linearly instead of quadratically with nuclei.
     seed
         Random state of PCA and Harmony.
     n_jobs
@@ -641,7 +645,8 @@ def integrate(
 
     Returns
     -------
-    What was done: ``{"batches", "harmony", "representation", "n_hvgs"}``.
+    What was done: ``{"batches", "harmony", "representation", "n_hvgs", "n_pcs",
+    "neighbors"}``.
     """
     import time
 
@@ -679,23 +684,50 @@ def integrate(
     lap("scale + PCA")
     rep = "X_pca"
     if use_harmony:
-        adata.obsm["X_pca_harmony"] = run_harmony(adata.obsm["X_pca"], adata.obs, batch_key,
-                                                  seed)
-        rep = "X_pca_harmony"
-        lap("Harmony")
-    # Exact kNN (brute force, BLAS): deterministic, and no numba compilation, which costs
-    # pynndescent about a minute per process on a small machine.
-    from sklearn.neighbors import KNeighborsTransformer
+        from .harmony import run_harmony  # harmonypy's import costs seconds
 
-    transformer = KNeighborsTransformer(n_neighbors=n_neighbors, algorithm="brute",
-                                        n_jobs=n_jobs)
+        corrected = run_harmony(adata.obsm["X_pca"], adata.obs, batch_key, seed)
+        if corrected is None:
+            log.warning("too few nuclei (%d) for Harmony; PCs left as they are", adata.n_obs)
+            use_harmony = False
+        else:
+            adata.obsm["X_pca_harmony"] = corrected
+            rep = "X_pca_harmony"
+            lap("Harmony")
+    transformer, method = neighbour_search(adata.n_obs, n_neighbors, exact_neighbors_max, seed,
+                                           n_jobs)
     sc.pp.neighbors(adata, n_neighbors=n_neighbors, use_rep=rep, random_state=seed,
                     transformer=transformer)
-    lap("neighbours (exact)")
+    lap(f"neighbours ({method})")
     info = {"batches": n_batches, "harmony": use_harmony, "representation": rep,
-            "n_hvgs": n_top, "n_pcs": n_comps}
+            "n_hvgs": n_top, "n_pcs": n_comps, "neighbors": method}
     adata.uns["integration"] = {k: str(v) for k, v in info.items()}
     return info
+
+
+def neighbour_search(n_obs: int, n_neighbors: int, exact_max: int, seed: int, n_jobs: int = 1):
+    """kNN transformer for ``sc.pp.neighbors``: exact up to ``exact_max`` nuclei.
+
+    Brute-force search (BLAS) is exact, deterministic and the faster one up to about
+    130,000 nuclei on 2 cores, but its cost is quadratic; above ``exact_max`` the
+    approximate search of pynndescent (scanpy's default, with scanpy's tree and iteration
+    settings) is used, seeded and on one thread so that reruns give the same graph.
+
+    Returns
+    -------
+    The transformer and a short name of the method (for the log and the Methods text).
+    """
+    if n_obs <= exact_max:
+        from sklearn.neighbors import KNeighborsTransformer
+
+        return (KNeighborsTransformer(n_neighbors=n_neighbors, algorithm="brute",
+                                      n_jobs=n_jobs), "exact")
+    from pynndescent import PyNNDescentTransformer
+
+    return (PyNNDescentTransformer(
+        n_neighbors=n_neighbors, metric="euclidean", random_state=seed, n_jobs=1,
+        n_trees=min(64, 5 + round(n_obs**0.5 / 20.0)), n_iters=max(5, round(np.log2(n_obs))),
+    ), "approximate (pynndescent)")
 
 
 def umap(adata, min_dist: float = 0.5, seed: int = 0) -> np.ndarray:
@@ -709,39 +741,6 @@ def umap(adata, min_dist: float = 0.5, seed: int = 0) -> np.ndarray:
 
     sc.tl.umap(adata, min_dist=min_dist, random_state=seed)
     return np.asarray(adata.obsm["X_umap"])
-
-
-def run_harmony(pcs: np.ndarray, obs: pd.DataFrame, batch_key: str, seed: int,
-                max_iter_harmony: int = 10) -> np.ndarray:
-    """Harmony-corrected PCs, with harmonypy's algorithm and defaults, seeded.
-
-    Same set-up as ``harmonypy.run_harmony`` (theta 1, lambda 1, sigma 0.1,
-    ``min(N / 30, 100)`` clusters, k-means initialisation with 10 starts), but in single
-    precision and with the batch indicator matrices as floats (harmonypy builds them as
-    booleans/integers, which takes numpy off BLAS): about 1.5x faster, same result to
-    about 1e-5 of the PC scale.
-    """
-    from harmonypy.harmony import Harmony
-
-    # Single precision halves the memory traffic of the clusters x nuclei matrices.
-    z = np.ascontiguousarray(np.asarray(pcs, dtype=np.float32).T)  # PCs x cells
-    n = z.shape[1]
-    phi = pd.get_dummies(obs[batch_key].astype(str).to_numpy()).to_numpy(dtype=np.float32).T
-    n_b = phi.sum(axis=1)
-    k = int(min(round(n / 30.0), 100))
-    if k < 2:
-        log.warning("too few nuclei (%d) for Harmony; PCs left as they are", n)
-        return np.asarray(pcs, dtype=np.float32)
-    sigma = np.repeat(0.1, k)
-    theta = np.repeat(1.0, phi.shape[0])
-    lamb = np.repeat(1.0, phi.shape[0])
-    lamb_mat = np.diag(np.insert(lamb, 0, 0))
-    phi_moe = np.vstack((np.ones(n, dtype=np.float32), phi))
-    np.random.seed(seed)  # noqa: NPY002 (harmonypy shuffles with the global generator)
-    ho = Harmony(z, phi, phi_moe, n_b / n, sigma, theta, max_iter_harmony, 20, 1e-5, 1e-4, k,
-                 0.05, lamb_mat, False, seed, "kmeans")
-    log.info("Harmony: %d clusters, %d rounds", k, len(ho.kmeans_rounds))
-    return np.asarray(ho.Z_corr).T.astype(np.float32)
 
 
 def leiden(adata, resolution: float, seed: int, key: str = "leiden") -> None:
@@ -873,18 +872,11 @@ def annotate(adata, markers: pd.DataFrame, resolution: float, min_score: float,
 
 
 def write_h5ad(adata, path: str | Path) -> None:
-    """Write an AnnData atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".h5ad")
-    os.close(fd)
-    try:
+    """Write an AnnData atomically (see :func:`acc_tiam1.io.atomic_output`)."""
+    from .io import atomic_output
+
+    with atomic_output(path) as tmp:
         adata.write_h5ad(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_h5ad_parts(path: str | Path, x: bool = True, counts: bool = False,

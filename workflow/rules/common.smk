@@ -147,10 +147,25 @@ def contrast_label(name):
 
 
 def provenance_inputs(wildcards):
-    """Result tables the Methods paragraph and step counts are computed from."""
+    """Result tables the Methods paragraphs and step counts are computed from: small
+    tables only (the integration step writes a small JSON of what it did)."""
     inputs = {}
     if BULK is not None:
         inputs["bulk_samples"] = BULK.samples_path
         inputs["bulk_qc"] = "results/bulk/qc/sample_qc.tsv"
         inputs["bulk_summary"] = "results/bulk/de/summary.tsv"
+    if SNRNA is not None:
+        inputs["snrna_samples"] = SNRNA.samples_path
+        inputs["snrna_markers"] = SNRNA.markers_path
+        inputs["snrna_filters"] = "results/snrna/qc/filter_summary.tsv"
+        inputs["snrna_integration"] = "results/snrna/integration.json"
+        inputs["snrna_clusters"] = "results/snrna/annotation/clusters.tsv"
+        inputs["snrna_pseudobulk"] = "results/snrna/pseudobulk/samples.tsv"
+        inputs["snrna_plan"] = "results/snrna/pseudobulk/plan.tsv"
+    if BULK is not None or SNRNA is not None:
+        inputs["genesets"] = GENESET_FILES
+        inputs["nes"] = "results/enrichment/summary/nes.tsv"
+    inputs["rescue_counts"] = expand(
+        "results/rescue/{branch}/class_counts.tsv", branch=rescue_branches()
+    )
     return inputs

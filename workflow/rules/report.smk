@@ -23,5 +23,8 @@ rule provenance:
     params:
         # Plot options are left out so that changing them reruns plots only.
         config={k: v for k, v in config.items() if k != "plots"},
+        # The checked rescue settings (contrasts, interaction coefficient), or None.
+        rescue=vars(RESCUE) if RESCUE is not None else None,
+        titles=dataset_titles(),
     script:
         "../../scripts/provenance.py"

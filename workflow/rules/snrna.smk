@@ -116,6 +116,7 @@ rule snrna_integrate:
         samples=lambda wc: SNRNA.samples_path,
     output:
         h5ad="results/snrna/integrated.h5ad",
+        info="results/snrna/integration.json",
     log:
         "logs/snrna/integrate.log",
     benchmark:

@@ -1,0 +1,293 @@
+"""Methods paragraphs and step counts of the provenance page, from small hand-made tables."""
+
+from __future__ import annotations
+
+import copy
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from acc_tiam1 import provenance
+from conftest import REPO
+from scipy import sparse
+
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+VERSIONS = pd.DataFrame({
+    "package": ["python", "snakemake", "pydeseq2", "scanpy", "anndata", "gseapy", "harmonypy",
+                "igraph", "umap-learn", "scikit-learn", "scikit-image", "pynndescent"],
+    "version": ["3.11.7", "9.1.0", "0.5.4", "1.11.5", "0.12.1", "1.3.1", "0.0.10", "1.0.0",
+                "0.5.12", "1.9.1", "0.26.0", "0.5.13"],
+})
+#: filter_summary.tsv of two samples.
+FILTERS = pd.DataFrame({
+    "sample": ["s1", "s2"], "nuclei_in": [1000, 1200], "low_counts": [10, 20],
+    "high_counts": [1, 2], "low_genes": [12, 15], "high_genes": [0, 3], "high_mito": [40, 50],
+    "failed_qc": [50, 70], "doublets": [30, 40], "nuclei_kept": [920, 1090],
+    "pct_kept": [92.0, 90.83], "threshold_min_counts": [210.5, 260.2],
+    "threshold_max_counts": [40123.0, 52011.0], "threshold_min_genes": [150.0, 170.0],
+    "threshold_max_genes": [5000.0, 5600.0], "threshold_max_pct_mito": [1.5, 1.8],
+    "threshold_doublet_score": [0.21, np.nan],
+})
+INFO = {"n_nuclei": 2010, "n_genes": 18000, "batches": 2, "harmony": True, "n_hvgs": 1234,
+        "n_pcs": 17, "neighbors": "exact"}
+MARKERS = pd.DataFrame({"cell_type": ["L2/3 IT", "Astro", "Oligo"], "class": ["", "", ""],
+                        "markers": [["Cux2", "Satb2"], ["Gfap", "Aqp4"], ["Mog", "Plp1"]]})
+CLUSTERS = pd.DataFrame({"cluster": ["0", "1", "2", "3"], "n_nuclei": [900, 600, 450, 60],
+                         "cell_type": ["L2/3 IT", "Oligo", "Astro", "Unassigned"]})
+#: pseudobulk samples.tsv: 3 animals x 3 types; one Astro sample too small.
+PB_SAMPLES = pd.DataFrame({
+    "pseudobulk_sample": [f"a{i}|{t}" for i in range(3) for t in ("L2-3_IT", "Astro", "Oligo")],
+    "sample": [f"a{i}" for i in range(3) for _ in range(3)],
+    "cell_type": ["L2/3 IT", "Astro", "Oligo"] * 3,
+    "n_nuclei": [300, 150, 200, 300, 5, 200, 300, 295, 200],
+    "kept": [True, True, True, True, False, True, True, True, True],
+})
+PLAN = pd.DataFrame({
+    "cell_type": ["L2/3 IT", "L2/3 IT", "Astro", "Astro", "Oligo", "Oligo", "Vip", "Vip"],
+    "contrast": ["pain_vs_sham", "ketamine_rescue"] * 4,
+    "status": ["tested", "tested", "skipped", "skipped", "tested", "skipped", "skipped",
+               "skipped"],
+    "reason": ["", "", "too few replicates: 1 pain and 1 sham", "too few replicates: x", "",
+               "only 12 genes pass the expression filter (< 50)",
+               "no nuclei annotated as this cell type", "no nuclei annotated as this cell type"],
+    "n_genes": [9000, 9000, 0, 0, 7000, 7000, 0, 0],
+})
+GENE_SETS = {"config/genesets/tiam1_rac1.gmt": 6, "c2.cp.gmt": 2000}
+TABLES = [("bulk", "pain_vs_sham"), ("bulk", "ketamine_rescue"),
+          ("snrna/L2-3_IT", "pain_vs_sham"), ("snrna/L2-3_IT", "ketamine_rescue")]
+RESCUE = {"pain_contrast": "pain_vs_sham", "ketamine_contrast": "ketamine_rescue",
+          "interaction_design": "~ sex + batch + surgery * drug",
+          "interaction_coefficient": "surgery[T.SNI]:drug[T.ketamine]",
+          "interaction_levels": {"surgery": ["SNI", "sham"], "drug": ["ketamine", "saline"]}}
+
+
+def methods_text(config, info=INFO, rescue=RESCUE) -> str:
+    """Every Methods paragraph of the snRNA, enrichment and rescue parts, joined."""
+    snrna, seed = config["snrna"], config["seed"]
+    return "\n".join([
+        provenance.snrna_qc_methods(snrna["qc"], FILTERS, VERSIONS, seed),
+        provenance.snrna_clustering_methods(snrna, info, MARKERS, CLUSTERS, VERSIONS, seed),
+        provenance.snrna_pseudobulk_methods(config, VERSIONS, PB_SAMPLES, PLAN,
+                                            {"sex": "F", "condition": "sham"}),
+        provenance.enrichment_methods(config, VERSIONS, GENE_SETS, TABLES),
+        provenance.rescue_methods(config, rescue, ["bulk", "snRNA L2/3 IT"]),
+    ])
+
+
+def with_value(config, dotted, value):
+    out = copy.deepcopy(config)
+    *parents, last = dotted.split(".")
+    node = out
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = value
+    return out
+
+
+#: (config key, unusual value, text that must then appear). Every threshold or setting a
+#: reader needs to reproduce the analysis.
+SETTINGS = [
+    ("seed", 77, "random state 77"),
+    ("snrna.qc.n_mads", 4.25, "more than 4.25 MADs below or above"),
+    ("snrna.qc.mito_n_mads", 2.75, "median + 2.75 MADs"),
+    ("snrna.qc.mito_pct_floor", 0.35, "within 0.35\u20135%"),
+    ("snrna.qc.mito_pct_cap", 7.5, "within 1\u20137.5%"),
+    ("snrna.qc.min_counts", 333, "a UMI count below 333 (fixed)"),
+    ("snrna.qc.max_counts", 44444, "above 44444 (fixed)"),
+    ("snrna.qc.min_genes", 222, "detected genes below 222 (fixed)"),
+    ("snrna.qc.max_genes", 7777, "above 7777 (fixed)"),
+    ("snrna.qc.max_pct_mito", 2.5, "more than 2.5% of its UMIs"),
+    ("snrna.qc.expected_doublet_rate", 0.075, "expected doublet rate 0.075"),
+    ("snrna.qc.doublet_threshold", 0.31, "doublet-score threshold 0.31"),
+    ("snrna.qc.doublets", False, "Doublet detection was switched off"),
+    ("snrna.integration.n_neighbors", 23, "A 23-nearest-neighbour graph"),
+    ("snrna.integration.umap_min_dist", 0.15, "min_dist 0.15"),
+    ("snrna.integration.batch_key", "cohort", "column 'cohort'"),
+    ("snrna.annotation.resolution", 0.65, "resolution 0.65"),
+    ("snrna.annotation.min_score", 0.42, "at least 0.42"),
+    ("snrna.annotation.min_fraction", 0.55, "at least 55% of the cluster's nuclei"),
+    ("snrna.markers", "my/markers.tsv", "marker table my/markers.tsv"),
+    ("snrna.composition.pseudocount", 0.25, "pseudocount of 0.25"),
+    ("snrna.design", "~ batch + condition", "on the design ~ batch + condition"),
+    ("snrna.pseudobulk.min_nuclei", 13, "fewer than 13 nuclei"),
+    ("snrna.pseudobulk.min_counts", 2500, "fewer than 2,500 UMIs"),
+    ("snrna.pseudobulk.min_count", 11, "min.count 11"),
+    ("snrna.pseudobulk.min_total_count", 17, "min.total.count 17"),
+    ("snrna.pseudobulk.large_n", 12, "large.n 12"),
+    ("snrna.pseudobulk.min_prop", 0.6, "min.prop 0.6"),
+    ("snrna.pseudobulk.min_genes", 66, "fewer than 66 genes left"),
+    ("de.min_group_size", 3, "at least 3 animals"),
+    ("de.alpha", 0.07, "alpha = 0.07"),
+    ("de.independent_filter", False, "within each cell type \u00d7 contrast without independent"),
+    ("de.lfc_shrink", False, None),
+    ("enrichment.min_size", 7, "when 7 to 500 of its genes"),
+    ("enrichment.max_size", 321, "when 5 to 321 of their genes"),
+    ("enrichment.permutations", 2500, "from 2,500 random permutations"),
+    ("enrichment.weight", 0.5, "|statistic|^0.5"),
+    ("enrichment.fdr", 0.2, "Sets with FDR < 0.2"),
+    ("enrichment.ora.padj", 0.02, "(padj < 0.02)"),
+    ("enrichment.ora.lfc_threshold", 0.58, "|log2 fold change| >= 0.58 (unshrunk)"),
+    ("rescue.padj", 0.03, "padj < 0.03 in the pain contrast"),
+    ("rescue.lfc_threshold", 0.4, "padj < 0.05 and |log2 fold change| >= 0.4 in the pain"),
+    ("rescue.rescued_fraction", 0.8, "r >= 0.8"),
+    ("rescue.partial_fraction", 0.3, "0.3 <= r < 0.75"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), SETTINGS,
+                         ids=[s[0] for s in SETTINGS])
+def test_every_setting_is_reflected_in_the_text(key, value, expected):
+    default = methods_text(CONFIG)
+    changed = methods_text(with_value(CONFIG, key, value))
+    assert changed != default, f"{key} = {value!r} does not change the Methods text"
+    if expected is not None:
+        assert expected not in default
+        assert expected in changed
+
+
+def test_default_text_names_tools_versions_and_numbers():
+    text = methods_text(CONFIG)
+    for phrase in [
+        "Single-nucleus count matrices of 2 animals (2,200 nuclei in the input matrices)",
+        "scanpy 1.11.5", "Scrublet (Wolock et al. 2019)", "scikit-image 0.26.0",
+        "per-sample thresholds 0.210",  # one sample found a doublet threshold...
+        "In 1 sample(s) no threshold was found",  # ... the other did not
+        "per-sample lower limits 210\u2013260", "per-sample limits 1.50\u20131.80%",
+        "In total 120 nuclei failed at least one QC filter (low UMI count 30, high UMI "
+        "count 3, few detected genes 27, many detected genes 3, high mitochondrial fraction "
+        "90; a nucleus can fail several) and 70 were removed as doublets, leaving 2,010 "
+        "nuclei (91.4%; 920\u20131,090 per animal)",
+        "The 1,234 most highly variable genes", "reduced to 17 principal components",
+        "Harmony (Korsunsky et al. 2019), with the algorithm and default parameters of "
+        "harmonypy 0.0.10", "(exact Euclidean search, scikit-learn 1.9.1)",
+        "on the Harmony-corrected components", "igraph 1.0.0",
+        "(3 cell types, 6 marker genes)", "Unassigned (1 of 4 clusters, 60 nuclei)",
+        "t-test on the residual degrees of freedom",
+        "sc.get.aggregate", "(1 of 9 animal \u00d7 cell type samples)",
+        "3 of 8 cell type \u00d7 contrast combinations (2 cell types: L2/3 IT, Oligo; "
+        "7,000\u20139,000 genes each) were tested; 5 were skipped",
+        "too few replicates: 2", "no nuclei annotated as this cell type: 2",
+        "too few genes pass the expression filter: 1",
+        "same DESeq2 implementation and settings as the bulk data (PyDESeq2 0.5.4)",
+        "reference levels sex = F, condition = sham",
+        "Benjamini-Hochberg procedure within each cell type \u00d7 contrast",
+        "4 DE tables (2 bulk; 2 snRNA pseudobulk, from 1 cell type)",
+        "config/genesets/tiam1_rac1.gmt (6 sets); c2.cp.gmt (2000 sets)",
+        "gseapy 1.3.1", "ranked by the DESeq2 Wald statistic", "seeded (20221215)",
+        "from the null NES of all sets of the same gene-set file pooled", "gseapy.enrich",
+        "background of every gene with an adjusted p-value",
+        "(pain_vs_sham: condition pain vs sham)",
+        "(ketamine_rescue: condition pain_ketamine vs pain)",
+        "design ~ sex + batch + surgery * drug (reference levels surgery = sham, drug = "
+        "saline)", "interaction coefficient surgery[T.SNI]:drug[T.ketamine] (the effect of "
+        "drug ketamine vs saline in surgery = SNI minus that in surgery = sham)",
+        "Contrasts (pain_vs_sham: condition pain vs sham; ketamine_rescue: condition "
+        "pain_ketamine vs pain; ketamine_vs_sham: condition sham_ketamine vs sham) were "
+        "tested with Wald tests",
+    ]:
+        assert phrase in text, phrase
+
+
+def test_snrna_de_without_bulk_states_the_deseq2_settings():
+    config = copy.deepcopy(CONFIG)
+    config.pop("bulk")
+    config["de"]["min_replicates_for_replace"] = 9
+    text = provenance.snrna_pseudobulk_methods(config, VERSIONS, PB_SAMPLES, PLAN, {})
+    assert "as the bulk data" not in text
+    assert "PyDESeq2 0.5.4 (Muzellec et al. 2023)" in text
+    assert "refitted in groups of at least 9 samples" in text
+    assert "Cook's distance above the 0.99 quantile" in text
+
+
+def test_no_harmony_and_no_interaction_say_so():
+    info = {**INFO, "batches": 1, "harmony": False}
+    rescue = {"pain_contrast": "pain_vs_sham", "ketamine_contrast": "ketamine_rescue"}
+    text = methods_text(CONFIG, info=info, rescue=rescue)
+    assert "harmonypy" not in text and "No batch integration was applied" in text
+    assert "selected within each" not in text
+    assert "on the principal components" in text
+    assert "interaction" not in text
+
+
+def test_why_harmony_did_not_run_is_given():
+    info = {**INFO, "batches": 2, "harmony": False}
+    skipped = methods_text(CONFIG, info=info)
+    assert "too few nuclei for Harmony's clustering" in skipped
+    config = copy.deepcopy(CONFIG)
+    config["snrna"].setdefault("integration", {})["harmony"] = False
+    switched_off = methods_text(config, info=info)
+    assert "(snrna.integration.harmony: false)" in switched_off
+
+
+def test_approximate_neighbour_search_is_named():
+    info = {**INFO, "neighbors": "approximate (pynndescent)"}
+    text = methods_text(CONFIG, info=info)
+    assert "approximate Euclidean search with pynndescent 0.5.13" in text
+    assert "exact Euclidean search" not in text
+
+
+def test_snrna_counts_follow_every_step():
+    rows = {r["step"]: r["n"] for r in
+            provenance.snrna_counts(FILTERS, CLUSTERS, PB_SAMPLES, PLAN)}
+    assert rows["snRNA: nuclei in the input matrices"] == 2200
+    assert rows["snRNA: nuclei failing the low UMI count filter"] == 30
+    assert rows["snRNA: nuclei failing the high mitochondrial fraction filter"] == 90
+    assert rows["snRNA: nuclei failing any QC filter"] == 120
+    assert rows["snRNA: doublets removed (Scrublet)"] == 70
+    assert rows["snRNA: nuclei kept after QC"] == 2010
+    assert rows["snRNA: nuclei annotated as L2/3 IT"] == 900
+    assert rows["snRNA: nuclei Unassigned (left out of composition and pseudobulk)"] == 60
+    assert rows["snRNA: pseudobulk samples dropped (too few nuclei or UMIs)"] == 1
+    assert rows["snRNA: cell type \u00d7 contrast tested"] == 3
+    assert rows["snRNA: cell type \u00d7 contrast skipped: too few replicates"] == 2
+    # Per tested cell type, the nuclei of its kept pseudobulk samples only.
+    assert rows["snRNA: nuclei in the 3 kept pseudobulk samples of Oligo (tested)"] == 600
+    assert not any("of Astro (tested)" in step for step in rows)
+
+
+def test_enrichment_counts_per_table():
+    nes = pd.DataFrame({
+        "dataset": ["bulk"] * 4 + ["snrna/L2-3_IT"] * 4,
+        "contrast": ["a", "a", "b", "b"] * 2,
+        "tested": [True, True, True, True, True, False, True, True],
+    })
+    rows = {r["step"]: r["n"] for r in provenance.enrichment_counts(
+        nes, {"x.gmt": 2}, {"snrna/L2-3_IT": "snRNA L2/3 IT"})}
+    assert rows == {
+        "enrichment: gene sets in x.gmt": 2,
+        "enrichment: DE tables analysed": 4,
+        "enrichment: gene sets tested, bulk (each of 2 contrasts)": 2,
+        "enrichment: gene sets tested, snRNA L2/3 IT, a": 1,
+        "enrichment: gene sets tested, snRNA L2/3 IT, b": 2,
+    }
+
+
+@pytest.mark.parametrize(("n_nuclei", "harmony"), [(40, False), (240, True)])
+def test_integration_info_says_whether_harmony_ran(tmp_path, n_nuclei, harmony):
+    """With two batches Harmony is on, but below ~45 nuclei it cannot cluster and is
+    skipped: the record (and so the Methods text) must say it did not run."""
+    import json
+
+    from acc_tiam1 import snrna
+
+    rng = np.random.default_rng(0)
+    adata = ad.AnnData(X=sparse.csr_matrix(rng.poisson(3, (n_nuclei, 60)).astype(np.float32)))
+    adata.obs["batch"] = np.where(np.arange(n_nuclei) % 2, "b1", "b2")
+    snrna.normalise(adata)
+    info = snrna.integrate(adata, n_top_genes=40, n_pcs=5, n_neighbors=5)
+    info.update(n_nuclei=adata.n_obs, n_genes=adata.n_vars)
+    (tmp_path / "integration.json").write_text(json.dumps(info))
+    read = provenance.read_integration_info(tmp_path / "integration.json")
+    assert read == {"n_nuclei": n_nuclei, "n_genes": 60, "batches": 2, "harmony": harmony,
+                    "n_hvgs": 40, "n_pcs": 5, "neighbors": "exact"}
+    assert ("X_pca_harmony" in adata.obsm) == harmony
+
+
+def test_page_has_one_heading_per_paragraph_and_escapes():
+    page = provenance.provenance_page(
+        "Methods", {"Bulk RNA-seq": "a < b", "Gene-set enrichment": "c"}, VERSIONS,
+        {"seed": 1}, pd.DataFrame([{"step": "x", "n": 1}]))
+    assert "<h3>Bulk RNA-seq</h3><p class='methods'>a &lt; b</p>" in page
+    assert "<h3>Gene-set enrichment</h3>" in page
