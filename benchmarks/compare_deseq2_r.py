@@ -26,10 +26,15 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import benchlib
 from acc_tiam1 import de, design, io
 
-#: R side: DESeq() and results(), timed without package loading and file reading.
+#: R side: one DESeq() fit and results() per contrast, timed without package loading and
+#: file reading. spec.txt: design, alpha, minReplicatesForReplace, Cook's filtering
+#: (TRUE/FALSE), independent filtering (TRUE/FALSE); contrasts.tsv: variable, target,
+#: reference. Writes r_results_<i>.tsv per contrast and r_info.tsv.
 R_SCRIPT = r"""
 suppressMessages(library(DESeq2))
 dir <- commandArgs(TRUE)[1]
@@ -42,24 +47,37 @@ for (v in unique(levs$variable)) {
   coldata[[v]] <- factor(coldata[[v]], levels = levs$level[levs$variable == v])
 }
 spec <- readLines(file.path(dir, "spec.txt"))
+alpha <- as.numeric(spec[2])
+contrasts <- read.delim(file.path(dir, "contrasts.tsv"), colClasses = "character")
 dds <- DESeqDataSetFromMatrix(counts[, rownames(coldata), drop = FALSE], coldata,
                               as.formula(spec[1]))
 t0 <- proc.time()[["elapsed"]]
-dds <- DESeq(dds, quiet = TRUE)
-res <- results(dds, contrast = c(spec[2], spec[3], spec[4]), alpha = as.numeric(spec[5]))
-elapsed <- proc.time()[["elapsed"]] - t0
+dds <- DESeq(dds, quiet = TRUE, minReplicatesForReplace = as.numeric(spec[3]))
+fit_seconds <- proc.time()[["elapsed"]] - t0
 mc <- as.data.frame(mcols(dds))
 extra <- intersect(c("dispGeneEst", "dispFit", "dispersion", "dispOutlier", "maxCooks",
                      "replace"), names(mc))
-out <- data.frame(gene_id = rownames(res),
-                  as.data.frame(res)[, c("baseMean", "log2FoldChange", "lfcSE", "stat",
-                                         "pvalue", "padj")],
-                  mc[, extra, drop = FALSE], check.names = FALSE)
-write.table(out, file.path(dir, "r_results.tsv"), sep = "\t", quote = FALSE,
-            row.names = FALSE)
-writeLines(c(sprintf("%.3f", elapsed),
-             sprintf("%.10g", metadata(res)$filterThreshold)),
-           file.path(dir, "r_info.txt"))
+info <- data.frame(contrast = integer(0), fit_seconds = numeric(0),
+                   results_seconds = numeric(0), filter_threshold = numeric(0))
+for (i in seq_len(nrow(contrasts))) {
+  t1 <- proc.time()[["elapsed"]]
+  args <- list(dds, contrast = as.character(unlist(contrasts[i, c("variable", "target",
+                                                                 "reference")])),
+               alpha = alpha, independentFiltering = as.logical(spec[5]))
+  if (!as.logical(spec[4])) args$cooksCutoff <- FALSE
+  res <- do.call(results, args)
+  results_seconds <- proc.time()[["elapsed"]] - t1
+  out <- data.frame(gene_id = rownames(res),
+                    as.data.frame(res)[, c("baseMean", "log2FoldChange", "lfcSE", "stat",
+                                           "pvalue", "padj")],
+                    mc[, extra, drop = FALSE], check.names = FALSE)
+  write.table(out, file.path(dir, sprintf("r_results_%d.tsv", i)), sep = "\t",
+              quote = FALSE, row.names = FALSE)
+  threshold <- metadata(res)$filterThreshold
+  info[i, ] <- list(i, fit_seconds, results_seconds,
+                    if (is.null(threshold)) NA else unname(threshold))
+}
+write.table(info, file.path(dir, "r_info.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
 """
 
 
@@ -94,47 +112,78 @@ def run_r(
     results
         Indexed by gene id: baseMean ... padj, plus dispersion columns.
     info
-        ``seconds`` (DESeq() + results()), ``filter_threshold``, ``peak_rss_mb`` of
-        the R process.
+        ``seconds`` (DESeq() + results()), ``filter_threshold``, ``peak_rss_mb`` and
+        ``process_seconds`` of the R process (see :func:`run_r_contrasts`).
+    """
+    tables, info = run_r_contrasts(counts, coldata, design_formula, [contrast], alpha,
+                                   workdir=workdir)
+    info["filter_threshold"] = info["filter_thresholds"][contrast.name]
+    return tables[contrast.name], info
+
+
+def run_r_contrasts(
+    counts: pd.DataFrame,
+    coldata: pd.DataFrame,
+    design_formula: str,
+    contrasts: list[design.Contrast],
+    alpha: float = 0.1,
+    min_replicates_for_replace: int = 7,
+    cooks_filter: bool = True,
+    independent_filter: bool = True,
+    workdir: str | Path | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict]:
+    """One ``DESeq()`` fit in R, then ``results()`` for each contrast, as our fit + contrast
+    jobs do. Reference levels are the first category of each ``coldata`` column.
+
+    Returns
+    -------
+    results
+        ``{contrast name: table indexed by gene id}`` (baseMean ... padj, dispersions).
+    info
+        ``seconds``: DESeq() + every results() (no package loading, no file reading);
+        ``fit_seconds``; ``process_seconds``: the whole Rscript process (start, loading
+        DESeq2, reading, fitting, writing); ``peak_rss_mb`` of the R process;
+        ``filter_thresholds`` per contrast.
     """
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
-        counts.loc[:, coldata.index].rename_axis("gene_id").to_csv(tmp / "counts.tsv", sep="\t")
-        coldata.astype(str).rename_axis("sample").to_csv(tmp / "coldata.tsv", sep="\t")
-        rows = [
-            {"variable": v, "level": str(level)}
-            for v in coldata.columns
-            for level in coldata[v].cat.categories
-        ]
-        pd.DataFrame(rows).to_csv(tmp / "levels.tsv", sep="\t", index=False)
-        (tmp / "spec.txt").write_text(
-            "\n".join([design_formula, contrast.variable, contrast.target,
-                       contrast.reference, repr(alpha)]) + "\n"
-        )
-        (tmp / "run.R").write_text(R_SCRIPT)
-        before = _children_maxrss_mb()
-        proc = subprocess.run(
-            ["Rscript", str(tmp / "run.R"), str(tmp)], capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"R's DESeq2 failed:\n{proc.stderr[-3000:]}")
-        peak = _children_maxrss_mb()
-        res = pd.read_csv(tmp / "r_results.tsv", sep="\t", index_col=0)
-        seconds, threshold = (tmp / "r_info.txt").read_text().split()
-    res.index = res.index.astype(str)
+        _write_r_inputs(tmp, counts, coldata, design_formula, contrasts, alpha,
+                        min_replicates_for_replace, cooks_filter, independent_filter)
+        run = benchlib.run_measured(["Rscript", str(tmp / "run.R"), str(tmp)])
+        if run.returncode != 0:
+            raise RuntimeError(f"R's DESeq2 failed:\n{run.stderr[-3000:]}")
+        tables = {}
+        for i, c in enumerate(contrasts, start=1):
+            res = pd.read_csv(tmp / f"r_results_{i}.tsv", sep="\t", index_col=0,
+                              dtype={"gene_id": str})
+            res.index = res.index.astype(str)
+            tables[c.name] = res
+        r_info = pd.read_csv(tmp / "r_info.tsv", sep="\t")
     info = {
-        "seconds": float(seconds),
-        "filter_threshold": float(threshold),
-        # ru_maxrss of children is the largest child so far; it grew only if R was it.
-        "peak_rss_mb": peak if peak > before else float("nan"),
+        "seconds": float(r_info["fit_seconds"].iloc[0] + r_info["results_seconds"].sum()),
+        "fit_seconds": float(r_info["fit_seconds"].iloc[0]),
+        "process_seconds": run.seconds,
+        "peak_rss_mb": run.peak_rss_mb,
+        "filter_thresholds": {c.name: float(t) for c, t in
+                              zip(contrasts, r_info["filter_threshold"], strict=True)},
     }
-    return res, info
+    return tables, info
 
 
-def _children_maxrss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def _write_r_inputs(folder: Path, counts, coldata, design_formula, contrasts, alpha,
+                    min_replicates_for_replace, cooks_filter, independent_filter) -> None:
+    counts.loc[:, coldata.index].rename_axis("gene_id").to_csv(folder / "counts.tsv", sep="\t")
+    coldata.astype(str).rename_axis("sample").to_csv(folder / "coldata.tsv", sep="\t")
+    levels = [{"variable": v, "level": str(level)}
+              for v in coldata.columns for level in coldata[v].cat.categories]
+    pd.DataFrame(levels).to_csv(folder / "levels.tsv", sep="\t", index=False)
+    pd.DataFrame([{"variable": c.variable, "target": c.target, "reference": c.reference}
+                  for c in contrasts]).to_csv(folder / "contrasts.tsv", sep="\t", index=False)
+    (folder / "spec.txt").write_text("\n".join([
+        design_formula, repr(alpha), str(int(min_replicates_for_replace)),
+        str(bool(cooks_filter)).upper(), str(bool(independent_filter)).upper(),
+    ]) + "\n")
+    (folder / "run.R").write_text(R_SCRIPT)
 
 
 def run_ours(

@@ -11,10 +11,15 @@ Three parts, each optional:
               of the workflow with the extra GMT files added to ``genesets:`` (DE runs first
               and is not timed).
 
-For every ranking it reports the time of both, the agreement of ES (exact), NES (Pearson r,
-largest difference) and FDR (Spearman rank correlation, overlap of sets with FDR < 0.05),
-and an exactness check: acc_tiam1's NES/p/FDR/FWER formulas applied to gseapy's own null
-scores against gseapy's values. Results go to ``--out`` (TSV) and to the terminal.
+For every ranking each implementation runs in its own fresh process (reading the gene
+sets there), which reports the wall time of the prerank call alone and the process's peak
+resident memory. Reported: both times and peaks, the agreement of ES (exact), NES (Pearson
+r, largest difference) and FDR (Spearman rank correlation, overlap of sets with
+FDR < 0.05), an exactness check (acc_tiam1's NES/p/FDR/FWER formulas applied to gseapy's
+own null scores against gseapy's values), and the load average before and after. Results
+go to ``--out`` (TSV), to the terminal, and to a JSON result file (``--json``, default
+``$TMPDIR/acc_tiam1_benchmarks/enrichment.json``; format in ``benchlib.py``) that
+``run_all.py`` reads.
 
 Example::
 
@@ -27,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -40,7 +47,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+import benchlib  # noqa: E402
 from acc_tiam1 import enrichment, io  # noqa: E402
 
 REALDATA = Path("/work/shared/realdata/bulk")
@@ -71,6 +80,10 @@ def parse_args(argv=None):
                    help="folder for cached real-data rankings")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "enrichment" /
                    "enrichment_benchmark.tsv")
+    p.add_argument("--json", type=Path, default=benchlib.DEFAULT_RESULTS / "enrichment.json",
+                   help="result file for run_all.py")
+    p.add_argument("--worker", nargs=3, metavar=("ENGINE", "RANKING", "OUT"),
+                   help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -115,6 +128,90 @@ def run_gseapy(ranking: pd.Series, sets, s: dict, threads: int) -> tuple[pd.Data
     for col in ("ES", "NES", "FDR", "pvalue"):
         res[col] = res[col].astype(float)
     return res.set_index(["source", "term"]), seconds
+
+
+def worker(args) -> None:
+    """``--worker ENGINE RANKING OUT``: one implementation on one ranking, in this process.
+
+    Prints a JSON line with the prerank call's seconds and this process's peak RSS.
+    """
+    engine, ranking_path, out = args.worker
+    s = settings(args)
+    sets = enrichment.read_genesets(s["genesets"])
+    ranking = pd.read_csv(ranking_path, sep="\t", index_col=0).iloc[:, 0]
+    ranking.index = ranking.index.astype(str)
+    if engine == "ours":
+        res, seconds = run_ours(ranking, sets, s)
+    else:
+        res, seconds = run_gseapy(ranking, sets, s, args.threads)
+    res[["ES", "NES", "FDR", "pvalue"]].to_csv(out, sep="\t")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
+
+
+def run_isolated(engine: str, ranking: pd.Series, args) -> tuple[pd.DataFrame, dict]:
+    """Run ``engine`` ("ours" or "gseapy") on ``ranking`` in a fresh process (:func:`worker`).
+
+    Returns its result table (indexed by source, term) and ``seconds``/``peak_rss_mb``.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        rnk, out = Path(tmp) / "ranking.tsv", Path(tmp) / "result.tsv"
+        ranking.rename("stat").to_csv(rnk, sep="\t")
+        cmd = [sys.executable, __file__, "--workdir", str(args.workdir), "--threads",
+               str(args.threads), "--worker", engine, str(rnk), str(out)]
+        if args.config:
+            cmd += ["--config", str(args.config)]
+        if args.permutations:
+            cmd += ["--permutations", str(args.permutations)]
+        if args.gmt:
+            cmd += ["--gmt", *args.gmt]
+        run = benchlib.run_measured(cmd)
+        if run.returncode != 0:
+            raise RuntimeError(f"{engine} failed:\n{run.stderr[-3000:]}")
+        info = json.loads(run.stdout.strip().splitlines()[-1])
+        table = pd.read_csv(out, sep="\t", index_col=[0, 1], dtype={"source": str, "term": str})
+    return table, info
+
+
+def measure_ranking(name: str, ranking: pd.Series, sets, s: dict, args) -> dict:
+    """Both implementations on one ranking: times, peaks, agreement, exactness, load."""
+    load_start = benchlib.loadavg()
+    ours, info_o = run_isolated("ours", ranking, args)
+    row = {"ranking": name, "genes": len(ranking), "sets_tested": len(ours),
+           "seconds_ours": round(info_o["seconds"], 2),
+           "peak_mb_ours": round(info_o["peak_rss_mb"])}
+    if not args.skip_gseapy and len(ours):
+        theirs, info_g = run_isolated("gseapy", ranking, args)
+        row["seconds_gseapy"] = round(info_g["seconds"], 2)
+        row["peak_mb_gseapy"] = round(info_g["peak_rss_mb"])
+        row["speedup"] = round(info_g["seconds"] / info_o["seconds"], 1)
+        row.update(agreement(ours, theirs))
+        row.update(exactness(ranking, sets, s, args.threads))
+    row["load_start"], row["load_end"] = load_start, benchlib.loadavg()
+    return row
+
+
+def result_row(r: dict, s: dict, threads: int) -> dict:
+    """One line of the consolidated table (benchlib's result file)."""
+    if "stage_jobs" in r:
+        return benchlib.row(
+            "enrichment + rescue stage", f"{r['stage_jobs']} jobs, demo DE tables",
+            ours_s=r["seconds_ours"], load_start=r["load_start"], load_end=r["load_end"],
+            note="snakemake --cores 2 --forcerun of the stage (wall time)")
+    agree = None
+    if "nes_pearson" in r:
+        agree = (f"NES Pearson {r['nes_pearson']:.4f}; FDR Spearman {r['fdr_spearman']:.3f}; "
+                 f"ES max |diff| {r['es_max_abs_diff']:.1e}")
+    return benchlib.row(
+        "enrichment (GSEA prerank)",
+        f"{r['ranking']}: {r['genes']} genes x {r['sets_tested']} sets",
+        ours_s=r["seconds_ours"], ours_peak_mb=r["peak_mb_ours"],
+        reference=f"gseapy.prerank ({threads} threads)" if "seconds_gseapy" in r else None,
+        ref_s=r.get("seconds_gseapy"), ref_peak_mb=r.get("peak_mb_gseapy"), agreement=agree,
+        load_start=r.get("load_start"), load_end=r.get("load_end"),
+        note=f"prerank call only, {s['permutations']} permutations, same sets and seed; "
+             "peak = each implementation's process",
+    )
 
 
 def agreement(ours: pd.DataFrame, theirs: pd.DataFrame, fdr: float = 0.05) -> dict:
@@ -277,6 +374,11 @@ def stage(args, s: dict) -> dict:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.worker:
+        worker(args)
+        return
+    started = benchlib.now()
+    print(benchlib.machine_line(), flush=True)
     s = settings(args)
     sets = enrichment.read_genesets(s["genesets"])
     print(f"{len(sets)} gene sets from {len(s['genesets'])} file(s); min/max size "
@@ -290,30 +392,28 @@ def main(argv=None) -> None:
         rankings.update(real_rankings(args.cache))
     rows = []
     for name, ranking in rankings.items():
-        ours, t_ours = run_ours(ranking, sets, s)
-        row = {"ranking": name, "genes": len(ranking), "sets_tested": len(ours),
-               "seconds_ours": round(t_ours, 2)}
-        if not args.skip_gseapy and len(ours):
-            theirs, t_g = run_gseapy(ranking, sets, s, args.threads)
-            row["seconds_gseapy"] = round(t_g, 2)
-            row["speedup"] = round(t_g / t_ours, 1)
-            row.update(agreement(ours, theirs))
-            row.update(exactness(ranking, sets, s, args.threads))
+        row = measure_ranking(name, ranking, sets, s, args)
         rows.append(row)
         print(pd.Series(row).to_string(), flush=True)
         print()
     if args.stage:
+        load_start = benchlib.loadavg()
         row = stage(args, s)
+        row["load_start"], row["load_end"] = load_start, benchlib.loadavg()
         rows.append(row)
         print(pd.Series(row).to_string())
     table = pd.DataFrame(rows)
     io.write_tsv(table, args.out, index=False)
     if len(table):
         cols = [c for c in ("ranking", "genes", "sets_tested", "seconds_ours", "seconds_gseapy",
-                            "speedup", "nes_pearson", "fdr_spearman", "sig_jaccard")
+                            "peak_mb_ours", "peak_mb_gseapy", "speedup", "nes_pearson",
+                            "fdr_spearman", "sig_jaccard", "load_start", "load_end")
                 if c in table]
         print(table[cols].to_string(index=False))
     print(f"written: {args.out}")
+    benchlib.write_results(args.json, "enrichment_benchmark.py",
+                           [result_row(r, s, args.threads) for r in rows], started,
+                           {"rankings": rows})
 
 
 if __name__ == "__main__":
