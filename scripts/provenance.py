@@ -2,7 +2,7 @@
 
 import pandas as pd
 import yaml
-from acc_tiam1 import design, io, provenance
+from acc_tiam1 import io, provenance
 from acc_tiam1.runner import run_rule
 
 
@@ -10,18 +10,12 @@ def bulk_part(smk, config, versions, methods, counts):
     qc = io.read_tsv(smk.input.bulk_qc)
     summary = io.read_tsv(smk.input.bulk_summary, index_col=None)
     sheet = io.read_sample_sheet(smk.input.bulk_samples)
-    refs = reference_levels(sheet, config["bulk"]["design"], config)
+    refs = provenance.reference_levels(sheet, config["bulk"]["design"], config)
     n_genes = int(summary["genes_tested"].max()) if len(summary) else 0
     methods["Bulk RNA-seq"] = provenance.bulk_methods(
         config, versions, len(qc), n_genes, refs, int(qc["outlier"].sum())
     )
-    counts.append({"step": "bulk: samples in the sheet", "n": len(sheet)})
-    counts.append({"step": "bulk: samples analysed", "n": len(qc)})
-    counts.append({"step": "bulk: samples flagged as outliers (kept)",
-                   "n": int(qc["outlier"].sum())})
-    for _, row in summary.iterrows():
-        counts.append({"step": f"bulk: genes tested, {row['contrast']}",
-                       "n": int(row["genes_tested"])})
+    counts += provenance.bulk_counts(sheet, qc, summary)
 
 
 def snrna_part(smk, config, versions, methods, counts):
@@ -40,7 +34,7 @@ def snrna_part(smk, config, versions, methods, counts):
     methods["Single-nucleus RNA-seq: pseudobulk differential expression"] = (
         provenance.snrna_pseudobulk_methods(
             config, versions, samples, plan,
-            reference_levels(sheet.drop(columns="path"), snrna["design"], config)))
+            provenance.reference_levels(sheet.drop(columns="path"), snrna["design"], config)))
     counts += provenance.snrna_counts(filters, clusters, samples, plan)
 
 
@@ -58,11 +52,6 @@ def enrichment_part(smk, config, versions, methods, counts):
         methods["Ketamine rescue"] = provenance.rescue_methods(
             config, smk.params.rescue, datasets)
         counts.append({"step": "rescue: datasets compared", "n": len(datasets)})
-
-
-def reference_levels(sheet, formula, config):
-    variables = design.design_variables(formula)
-    return design.reference_levels(sheet, variables, design.parse_contrasts(config["contrasts"]))
 
 
 def main(smk):

@@ -291,3 +291,25 @@ def test_page_has_one_heading_per_paragraph_and_escapes():
         {"seed": 1}, pd.DataFrame([{"step": "x", "n": 1}]))
     assert "<h3>Bulk RNA-seq</h3><p class='methods'>a &lt; b</p>" in page
     assert "<h3>Gene-set enrichment</h3>" in page
+
+
+def test_bulk_counts_follow_every_step():
+    sheet = pd.DataFrame({"condition": ["sham", "pain", "pain"]},
+                         index=pd.Index(["a", "b", "c"], name="sample"))
+    qc = pd.DataFrame({"outlier": [False, True]}, index=["a", "b"])
+    summary = pd.DataFrame({"contrast": ["pain_vs_sham"], "genes_tested": [812]})
+    rows = {r["step"]: r["n"] for r in provenance.bulk_counts(sheet, qc, summary)}
+    assert rows == {"bulk: samples in the sheet": 3, "bulk: samples analysed": 2,
+                    "bulk: samples flagged as outliers (kept)": 1,
+                    "bulk: genes tested, pain_vs_sham": 812}
+
+
+def test_reference_levels_are_the_ones_contrasts_name():
+    sheet = pd.DataFrame({"sex": ["M", "F", "M", "F"],
+                          "condition": ["pain", "sham", "pain_ketamine", "sham"]})
+    config = {"contrasts": [
+        {"name": "a", "variable": "condition", "target": "pain", "reference": "sham"},
+        {"name": "b", "variable": "condition", "target": "pain_ketamine", "reference": "sham"},
+    ]}
+    refs = provenance.reference_levels(sheet, "~ sex + condition", config)
+    assert refs == {"sex": "F", "condition": "sham"}  # sex: alphabetical, as R factor()

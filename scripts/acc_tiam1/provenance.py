@@ -40,6 +40,15 @@ def package_versions(names: Sequence[str] = ANALYSIS_PACKAGES) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def reference_levels(sheet: pd.DataFrame, formula: str, config: Mapping) -> dict[str, str]:
+    """Reference level of each variable of ``formula``, chosen as the fits choose them
+    (:func:`acc_tiam1.design.reference_levels` over all configured contrasts)."""
+    from . import design
+
+    variables = design.design_variables(formula)
+    return design.reference_levels(sheet, variables, design.parse_contrasts(config["contrasts"]))
+
+
 def _v(versions: pd.DataFrame, name: str) -> str:
     hit = versions.loc[versions["package"] == name, "version"]
     return hit.iloc[0] if len(hit) else "?"
@@ -614,6 +623,25 @@ def rescue_methods(config: Mapping, rescue: Mapping, datasets: Sequence[str]) ->
 
 # --------------------------------------------------------------------------------------
 # counts at each step
+
+
+def bulk_counts(sheet: pd.DataFrame, qc: pd.DataFrame, summary: pd.DataFrame) -> list[dict]:
+    """Samples and genes at each step of the bulk branch.
+
+    Parameters
+    ----------
+    sheet, qc, summary
+        The bulk sample sheet, ``sample_qc.tsv`` (one row per analysed sample, boolean
+        ``outlier``) and the DE ``summary.tsv`` (``contrast``, ``genes_tested``).
+    """
+    rows = [
+        {"step": "bulk: samples in the sheet", "n": len(sheet)},
+        {"step": "bulk: samples analysed", "n": len(qc)},
+        {"step": "bulk: samples flagged as outliers (kept)", "n": int(qc["outlier"].sum())},
+    ]
+    rows += [{"step": f"bulk: genes tested, {r.contrast}", "n": int(r.genes_tested)}
+             for r in summary.itertuples()]
+    return rows
 
 
 def snrna_counts(
