@@ -9,9 +9,7 @@ from acc_tiam1.runner import run_rule
 def main(smk):
     samples = io.read_sample_sheet(smk.input.samples)
     counts, genes = io.read_count_matrix(smk.input.counts)
-    mapping = io.match_samples(
-        counts.columns, samples.index, smk.input.counts, smk.input.samples
-    )
+    mapping = io.match_samples(counts.columns, samples.index, smk.input.counts, smk.input.samples)
     counts = counts.rename(columns=mapping)[list(samples.index)]
     logging.info("%d genes x %d samples read from %s", *counts.shape, smk.input.counts)
     io.write_tsv(genes.join(counts), smk.output.counts)

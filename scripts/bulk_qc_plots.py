@@ -1,6 +1,7 @@
 """Rule bulk_qc_plots: library sizes, PCA per covariate, sample-distance heatmap."""
 
-from acc_tiam1 import io, plots
+from acc_tiam1 import io, plotting
+from acc_tiam1.bulk import plots
 from acc_tiam1.runner import run_rule
 
 
@@ -11,11 +12,12 @@ def main(smk):
     distances = io.read_tsv(smk.input.distances)
     covariates = [c for c in sheet.columns if 1 < sheet[c].nunique() < len(sheet)]
     colour_by = smk.params.colour_by if smk.params.colour_by in sheet else covariates[0]
-    plots.save(plots.library_sizes(table, sheet[colour_by], table["outlier"]),
-               smk.output.library_sizes)
+    plotting.save(
+        plots.library_sizes(table, sheet[colour_by], table["outlier"]), smk.output.library_sizes
+    )
     scores = table[[c for c in table.columns if c.startswith("PC")]]
-    plots.save(plots.pca_grid(scores, variance, sheet, covariates), smk.output.pca)
-    plots.save(plots.distance_heatmap(distances, sheet, covariates[:2]), smk.output.distances)
+    plotting.save(plots.pca_grid(scores, variance, sheet, covariates), smk.output.pca)
+    plotting.save(plots.distance_heatmap(distances, sheet, covariates[:2]), smk.output.distances)
 
 
 run_rule(main, snakemake)

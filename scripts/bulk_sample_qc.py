@@ -3,20 +3,20 @@
 import logging
 
 import pandas as pd
-from acc_tiam1 import io, qc
+from acc_tiam1 import bulk, io
 from acc_tiam1.runner import run_rule
 
 
 def main(smk):
     counts, _ = io.read_prepared_counts(smk.input.counts)
     vst = io.read_tsv(smk.input.vst).drop(columns="gene")
-    top = qc.top_variable(vst, smk.params.top_variable_genes)
-    scores, explained = qc.pca(top)
-    distances = qc.sample_distances(top)
+    top = bulk.top_variable(vst, smk.params.top_variable_genes)
+    scores, explained = bulk.pca(top)
+    distances = bulk.sample_distances(top)
     sheet = io.read_sample_sheet(smk.input.samples)
     groups = sheet[smk.params.group_by] if smk.params.group_by in sheet else None
-    table = qc.flag_outliers(
-        qc.library_stats(counts), distances, smk.params.outlier_mad, groups=groups
+    table = bulk.flag_outliers(
+        bulk.library_stats(counts), distances, smk.params.outlier_mad, groups=groups
     )
     table = table.join(scores)
     flagged = table.index[table["outlier"]].tolist()
@@ -25,7 +25,8 @@ def main(smk):
     io.write_tsv(distances, smk.output.distances)
     io.write_tsv(
         pd.DataFrame({"component": scores.columns, "variance_explained": explained}),
-        smk.output.variance, index=False,
+        smk.output.variance,
+        index=False,
     )
 
 

@@ -10,13 +10,22 @@ def main(smk):
     dds = de.load_fit(smk.input.fit)
     contrast = design.Contrast(**smk.params.contrast)
     genes = dds.var[["gene"]].rename_axis("gene_id")
+    p = smk.params.de
     table = de.contrast_table(
-        dds, contrast, genes, alpha=smk.params.alpha, cooks_filter=smk.params.cooks_filter,
-        independent_filter=smk.params.independent_filter, shrink=smk.params.lfc_shrink,
-        n_cpus=smk.threads,
+        dds,
+        contrast,
+        genes,
+        alpha=p["alpha"],
+        cooks_filter=p["cooks_filter"],
+        independent_filter=p["independent_filter"],
+        shrink=p["lfc_shrink"],
     )
-    logging.info("%s: %d genes with padj < %g", contrast.name,
-                 int((table["padj"] < smk.params.alpha).sum()), smk.params.alpha)
+    logging.info(
+        "%s: %d genes with padj < %g",
+        contrast.name,
+        int((table["padj"] < p["alpha"]).sum()),
+        p["alpha"],
+    )
     io.write_tsv(table, smk.output.table, index=False)
 
 

@@ -11,11 +11,16 @@ def main(smk):
     samples = io.read_sample_sheet(smk.input.samples)
     contrasts = design.parse_contrasts(smk.params.contrasts)
     coldata = design.make_coldata(samples.loc[counts.columns], smk.params.design, contrasts)
-    logging.info("design %s; reference levels: %s", smk.params.design,
-                 {c: str(coldata[c].cat.categories[0]) for c in coldata.columns})
+    logging.info(
+        "design %s; reference levels: %s",
+        smk.params.design,
+        {c: str(coldata[c].cat.categories[0]) for c in coldata.columns},
+    )
     dds = de.fit_deseq(
-        counts, coldata, smk.params.design, n_cpus=smk.threads,
-        min_replicates=smk.params.min_replicates_for_replace,
+        counts,
+        coldata,
+        smk.params.design,
+        min_replicates=smk.params.de["min_replicates_for_replace"],
     )
     dds.var["gene"] = genes.loc[dds.var_names, "gene"].to_numpy()
     size_factors = dds.obs["size_factors"].round(4)

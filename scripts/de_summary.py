@@ -5,8 +5,10 @@ from acc_tiam1.runner import run_rule
 
 
 def main(smk):
-    tables = {name: io.read_tsv(path, index_col=None)
-              for name, path in zip(smk.params.names, smk.input.tables, strict=True)}
+    tables = {
+        name: io.read_tsv(path, index_col=None)
+        for name, path in zip(smk.params.names, smk.input.tables, strict=True)
+    }
     io.write_tsv(de.summarise_tables(tables, smk.params.alpha), smk.output.summary, index=False)
 
 

@@ -6,11 +6,7 @@ from acc_tiam1.runner import run_rule
 
 def main(smk):
     samples = io.read_sample_sheet(smk.input.samples)
-    modules = {
-        k: v
-        for k, v in io.read_gmt(smk.input.genesets).items()
-        if k in (*demo.CORE_MODULES, demo.ACTIVITY_MODULE)
-    }
+    modules = demo.demo_modules(smk.input.genesets)
     markers = [g for genes in io.read_markers(smk.input.markers)["markers"] for g in genes]
     counts, truth = demo.simulate_bulk(
         samples, modules, markers, n_genes=smk.params.n_genes, seed=smk.params.seed

@@ -11,8 +11,13 @@ def gsea(path, sets, p):
     table = io.read_tsv(path, index_col=None)
     ranking = enrichment.ranking_from_de(table, "stat", where=path)
     result = enrichment.prerank(
-        ranking, sets, min_size=p["min_size"], max_size=p["max_size"],
-        permutations=p["permutations"], seed=p["seed"], weight=p["weight"],
+        ranking,
+        sets,
+        min_size=p["min_size"],
+        max_size=p["max_size"],
+        permutations=p["permutations"],
+        seed=p["seed"],
+        weight=p["weight"],
     )
     logging.info("%s: %d ranked genes", path, len(ranking))
     enrichment.log_summary(result, 0.05, path)
@@ -24,12 +29,17 @@ def gsea(path, sets, p):
 def main(smk):
     p = smk.params.gsea
     sets = enrichment.read_genesets(smk.params.genesets)
-    logging.info("%d gene sets from %d file(s); %d permutations, seed %d", len(sets),
-                 len(smk.params.genesets), p["permutations"], p["seed"])
+    logging.info(
+        "%d gene sets from %d file(s); %d permutations, seed %d",
+        len(sets),
+        len(smk.params.genesets),
+        p["permutations"],
+        p["seed"],
+    )
     if "tables" not in smk.input.keys():
         io.write_tsv(gsea(smk.input.table, sets, p), smk.output.table, index=False)
         return
-    by_contrast = {enrichment.dataset_from_de_path(path)[1]: path for path in smk.input.tables}
+    by_contrast = dict(zip(smk.params.table_contrasts, smk.input.tables, strict=True))
     for contrast, out in zip(smk.params.contrasts, smk.output, strict=True):
         if contrast in by_contrast:
             result = gsea(by_contrast[contrast], sets, p)

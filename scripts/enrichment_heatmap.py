@@ -1,7 +1,8 @@
 """Rule enrichment_heatmap: NES of datasets x gene sets for one contrast."""
 
 import pandas as pd
-from acc_tiam1 import enrichment, enrichment_plots, io, plots
+from acc_tiam1 import enrichment, io, plotting
+from acc_tiam1.enrichment import plots
 from acc_tiam1.runner import run_rule
 
 
@@ -11,14 +12,14 @@ def main(smk):
     long = long[long["contrast"] == smk.wildcards.contrast]
     chosen = enrichment.select_sets(long, p.focus_sets, p.top_sets, p.fdr)
     if not chosen:
-        fig = enrichment_plots.message_figure(p.title, "No gene set was tested in this contrast.")
+        fig = plotting.message_figure(p.title, "No gene set was tested in this contrast.")
     else:
         datasets = list(pd.unique(long["dataset"]))
         nes, fdr = enrichment.nes_matrix(long, chosen, datasets)
         names = [p.titles.get(d, d) for d in datasets]
         nes.index = fdr.index = names
-        fig = enrichment_plots.nes_heatmap(nes, fdr, p.title, p.fdr)
-    plots.save(fig, smk.output.heatmap)
+        fig = plots.nes_heatmap(nes, fdr, p.title, p.fdr)
+    plotting.save(fig, smk.output.heatmap)
 
 
 run_rule(main, snakemake)

@@ -3,13 +3,10 @@
 from acc_tiam1 import enrichment, io
 from acc_tiam1.runner import run_rule
 
-ROOT = "results/enrichment"
-
 
 def main(smk):
     tables, meta = {}, {}
-    for path in smk.input.tables:
-        dataset, contrast = enrichment.dataset_from_path(path, ROOT)
+    for (dataset, contrast), path in zip(smk.params.table_keys, smk.input.tables, strict=True):
         key = f"{dataset}:{contrast}"
         tables[key] = io.read_tsv(path, index_col=None)
         meta[key] = {"dataset": dataset, "contrast": contrast}

@@ -28,13 +28,20 @@ def snrna_part(smk, config, versions, methods, counts):
     info = provenance.read_integration_info(smk.input.snrna_integration)
     markers = io.read_markers(smk.input.snrna_markers)
     methods["Single-nucleus RNA-seq: quality control"] = provenance.snrna_qc_methods(
-        snrna.get("qc", {}), filters, versions, seed)
+        snrna.get("qc", {}), filters, versions, seed
+    )
     methods["Single-nucleus RNA-seq: integration, clustering and annotation"] = (
-        provenance.snrna_clustering_methods(snrna, info, markers, clusters, versions, seed))
+        provenance.snrna_clustering_methods(snrna, info, markers, clusters, versions, seed)
+    )
     methods["Single-nucleus RNA-seq: pseudobulk differential expression"] = (
         provenance.snrna_pseudobulk_methods(
-            config, versions, samples, plan,
-            provenance.reference_levels(sheet.drop(columns="path"), snrna["design"], config)))
+            config,
+            versions,
+            samples,
+            plan,
+            provenance.reference_levels(sheet.drop(columns="path"), snrna["design"], config),
+        )
+    )
     counts += provenance.snrna_counts(filters, clusters, samples, plan)
 
 
@@ -43,14 +50,14 @@ def enrichment_part(smk, config, versions, methods, counts):
     nes = io.read_tsv(smk.input.nes, index_col=None)
     tables = list(dict.fromkeys(zip(nes["dataset"], nes["contrast"], strict=True)))
     methods["Gene-set enrichment"] = provenance.enrichment_methods(
-        config, versions, gene_sets, tables)
+        config, versions, gene_sets, tables
+    )
     counts += provenance.enrichment_counts(nes, gene_sets, smk.params.titles)
     if smk.params.rescue:
         datasets = []
         for path in smk.input.rescue_counts:
             datasets += list(dict.fromkeys(io.read_tsv(path, index_col=None)["dataset"]))
-        methods["Ketamine rescue"] = provenance.rescue_methods(
-            config, smk.params.rescue, datasets)
+        methods["Ketamine rescue"] = provenance.rescue_methods(config, smk.params.rescue, datasets)
         counts.append({"step": "rescue: datasets compared", "n": len(datasets)})
 
 

@@ -10,18 +10,29 @@ def main(smk):
     p = smk.params
     counts, genes = io.read_prepared_counts(smk.input.counts)
     samples = io.read_sample_sheet(smk.input.samples)
-    pseudo = [design.Contrast(f"interaction_{var}", var, target, ref)
-              for var, (target, ref) in p.levels.items()]
+    pseudo = [
+        design.Contrast(f"interaction_{var}", var, target, ref)
+        for var, (target, ref) in p.levels.items()
+    ]
     coldata = design.make_coldata(samples.loc[counts.columns], p.design, pseudo)
-    logging.info("design %s; reference levels: %s; testing %s", p.design,
-                 {c: str(coldata[c].cat.categories[0]) for c in coldata.columns}, p.coefficient)
-    dds = de.fit_deseq(counts, coldata, p.design, n_cpus=smk.threads,
-                       min_replicates=p.min_replicates_for_replace)
-    table = de.coefficient_table(
-        dds, p.coefficient, genes, alpha=p.alpha, cooks_filter=p.cooks_filter,
-        independent_filter=p.independent_filter, shrink=p.lfc_shrink, n_cpus=smk.threads,
+    logging.info(
+        "design %s; reference levels: %s; testing %s",
+        p.design,
+        {c: str(coldata[c].cat.categories[0]) for c in coldata.columns},
+        p.coefficient,
     )
-    logging.info("%d genes with padj < %g", int((table["padj"] < p.alpha).sum()), p.alpha)
+    dds = de.fit_deseq(counts, coldata, p.design, min_replicates=p.de["min_replicates_for_replace"])
+    table = de.coefficient_table(
+        dds,
+        p.coefficient,
+        genes,
+        alpha=p.de["alpha"],
+        cooks_filter=p.de["cooks_filter"],
+        independent_filter=p.de["independent_filter"],
+        shrink=p.de["lfc_shrink"],
+    )
+    alpha = p.de["alpha"]
+    logging.info("%d genes with padj < %g", int((table["padj"] < alpha).sum()), alpha)
     io.write_tsv(table, smk.output.table, index=False)
 
 

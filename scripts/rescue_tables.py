@@ -10,31 +10,52 @@ from acc_tiam1.runner import run_rule
 
 def main(smk):
     p = smk.params
-    focus = {s.term: s.genes for s in enrichment.read_genesets(smk.input.genesets)
-             if s.term in p.focus_sets}
+    focus = {
+        s.term: s.genes
+        for s in enrichment.read_genesets(smk.input.genesets)
+        if s.term in p.focus_sets
+    }
     genes, counts, pathways = [], [], []
-    for pain, ketamine, pain_gsea, ketamine_gsea in zip(
-        smk.input.pain, smk.input.ketamine, smk.input.pain_gsea, smk.input.ketamine_gsea,
+    for dataset_id, pain, ketamine, pain_gsea, ketamine_gsea in zip(
+        p.datasets,
+        smk.input.pain,
+        smk.input.ketamine,
+        smk.input.pain_gsea,
+        smk.input.ketamine_gsea,
         strict=True,
     ):
-        dataset_id = enrichment.dataset_from_de_path(pain)[0]
         dataset = p.titles.get(dataset_id, dataset_id)
         classified = rescue.classify_genes(
-            io.read_tsv(pain, index_col=None), io.read_tsv(ketamine, index_col=None),
-            padj=p.padj, lfc_threshold=p.lfc_threshold,
-            rescued_fraction=p.rescued_fraction, partial_fraction=p.partial_fraction,
+            io.read_tsv(pain, index_col=None),
+            io.read_tsv(ketamine, index_col=None),
+            padj=p.padj,
+            lfc_threshold=p.lfc_threshold,
+            rescued_fraction=p.rescued_fraction,
+            partial_fraction=p.partial_fraction,
         )
         table = rescue.class_counts(classified, focus)
-        reversal = rescue.pathway_reversal(io.read_tsv(pain_gsea, index_col=None),
-                                           io.read_tsv(ketamine_gsea, index_col=None), p.fdr)
-        logging.info("%s (%s vs %s):\n%s", dataset, p.pain_contrast, p.ketamine_contrast,
-                     table.to_string(index=False))
+        reversal = rescue.pathway_reversal(
+            io.read_tsv(pain_gsea, index_col=None),
+            io.read_tsv(ketamine_gsea, index_col=None),
+            p.fdr,
+        )
+        logging.info(
+            "%s (%s vs %s):\n%s",
+            dataset,
+            p.pain_contrast,
+            p.ketamine_contrast,
+            table.to_string(index=False),
+        )
         for frame, out in ((classified, genes), (table, counts), (reversal, pathways)):
             out.append(frame.assign(dataset=dataset)[["dataset", *frame.columns]])
-    for frames, path in ((genes, smk.output.genes), (counts, smk.output.counts),
-                         (pathways, smk.output.pathways)):
-        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["dataset"])
+    for frames, path in (
+        (genes, smk.output.genes),
+        (counts, smk.output.counts),
+        (pathways, smk.output.pathways),
+    ):
+        table = (
+            pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["dataset"])
+        )
         io.write_tsv(table, path, index=False)
 
 

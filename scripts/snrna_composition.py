@@ -15,11 +15,15 @@ def main(smk):
     io.write_tsv(counts, smk.output.counts)
     tested = [t for t in markers["cell_type"] if counts[t].sum() > 0]
     contrasts = design.parse_contrasts(smk.params.contrasts)
-    tests = snrna.composition_tests(counts[tested], sheet, smk.params.design, contrasts,
-                                    smk.params.composition["pseudocount"])
-    logging.info("composition changes with padj < 0.05:\n%s",
-                 tests[tests["padj"] < 0.05][["contrast", "cell_type", "log2_prop_ratio",
-                                              "padj"]].to_string())
+    tests = snrna.composition_tests(
+        counts[tested], sheet, smk.params.design, contrasts, smk.params.composition["pseudocount"]
+    )
+    logging.info(
+        "composition changes with padj < 0.05:\n%s",
+        tests[tests["padj"] < 0.05][
+            ["contrast", "cell_type", "log2_prop_ratio", "padj"]
+        ].to_string(),
+    )
     io.write_tsv(tests, smk.output.tests, index=False)
 
 

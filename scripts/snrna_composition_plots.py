@@ -1,7 +1,8 @@
 """Rule snrna_composition_plots: composition per sample and proportions per animal."""
 
-from acc_tiam1 import io, plots, snrna_plots
+from acc_tiam1 import io, plotting
 from acc_tiam1.runner import run_rule
+from acc_tiam1.snrna import plots
 
 
 def main(smk):
@@ -12,10 +13,11 @@ def main(smk):
     sheet = io.read_sample_sheet(smk.input.samples)
     groups = sheet.loc[counts.index, smk.params.colour_by]
     props = counts.div(counts.sum(axis=1), axis=0)
-    plots.save(snrna_plots.composition_bars(props, groups, "Cell-type composition per sample"),
-               smk.output.bars)
+    plotting.save(
+        plots.composition_bars(props, groups, "Cell-type composition per sample"), smk.output.bars
+    )
     levels = list(dict.fromkeys(sheet[smk.params.colour_by]))
-    plots.save(snrna_plots.composition_strips(props, groups, levels, tests), smk.output.strips)
+    plotting.save(plots.composition_strips(props, groups, levels, tests), smk.output.strips)
 
 
 run_rule(main, snakemake)

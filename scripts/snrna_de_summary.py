@@ -8,12 +8,12 @@ from acc_tiam1.runner import run_rule
 def main(smk):
     plan = io.read_tsv(smk.input.plan, index_col=None)
     tables = {}
-    for path in smk.input.tables:
-        safe, contrast = path.split("/")[-2], path.split("/")[-1].removesuffix(".tsv")
-        tables[(safe, contrast)] = io.read_tsv(path, index_col=None)
+    for key, path in zip(smk.params.table_keys, smk.input.tables, strict=True):
+        tables[tuple(key)] = io.read_tsv(path, index_col=None)
     counts = de.summarise_tables(tables, smk.params.alpha)
-    counts[["cell_type_safe", "contrast"]] = pd.DataFrame(counts.pop("contrast").tolist(),
-                                                          index=counts.index)
+    counts[["cell_type_safe", "contrast"]] = pd.DataFrame(
+        counts.pop("contrast").tolist(), index=counts.index
+    )
     summary = plan.merge(counts, on=["cell_type_safe", "contrast"], how="left")
     io.write_tsv(summary, smk.output.summary, index=False)
 

@@ -10,17 +10,21 @@ from acc_tiam1.runner import run_rule
 
 def main(smk):
     sheet = io.read_sample_sheet(smk.input.samples)
-    adatas = {s: ad.read_h5ad(p) for s, p in zip(smk.params.samples, smk.input.h5ads,
-                                                  strict=True)}
+    adatas = {s: ad.read_h5ad(p) for s, p in zip(smk.params.samples, smk.input.h5ads, strict=True)}
     adata = snrna.merge_samples(adatas, sheet)
     del adatas
     logging.info("merged: %d nuclei x %d genes", adata.n_obs, adata.n_vars)
     snrna.normalise(adata)
     p = smk.params.integration
     info = snrna.integrate(
-        adata, n_top_genes=p["n_top_genes"], n_pcs=p["n_pcs"], batch_key=p["batch_key"],
-        harmony=p["harmony"], n_neighbors=p["n_neighbors"],
-        exact_neighbors_max=p["exact_neighbors_max"], seed=smk.params.seed,
+        adata,
+        n_top_genes=p["n_top_genes"],
+        n_pcs=p["n_pcs"],
+        batch_key=p["batch_key"],
+        harmony=p["harmony"],
+        n_neighbors=p["n_neighbors"],
+        exact_neighbors_max=p["exact_neighbors_max"],
+        seed=smk.params.seed,
         n_jobs=smk.threads,
     )
     logging.info("integration: %s", info)

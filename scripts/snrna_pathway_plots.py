@@ -1,7 +1,8 @@
 """Rule snrna_pathway_plots: per-animal pathway genes and gene-set scores by cell type."""
 
-from acc_tiam1 import io, plots, snrna_plots
+from acc_tiam1 import io, plotting
 from acc_tiam1.runner import run_rule
+from acc_tiam1.snrna import plots
 
 
 def main(smk):
@@ -13,15 +14,31 @@ def main(smk):
     table[group] = table[group].astype(str)
     genes = [g for g in smk.params.genes if (table["feature"] == g).any()]
     sets = list(dict.fromkeys(table.loc[table["kind"] == "gene set", "feature"]))
-    plots.save(snrna_plots.per_animal(table, genes, types, group, levels,
-                                      "log2(CPM + 1), pseudobulk",
-                                      "Pathway genes per animal and cell type"),
-               smk.output.genes)
-    plots.save(snrna_plots.per_animal(table, sets, types, group, levels,
-                                      "mean z of log2 CPM",
-                                      "Gene-set scores per animal and cell type",
-                                      zero_line=True),
-               smk.output.sets)
+    plotting.save(
+        plots.per_animal(
+            table,
+            genes,
+            types,
+            group,
+            levels,
+            "log2(CPM + 1), pseudobulk",
+            "Pathway genes per animal and cell type",
+        ),
+        smk.output.genes,
+    )
+    plotting.save(
+        plots.per_animal(
+            table,
+            sets,
+            types,
+            group,
+            levels,
+            "mean z of log2 CPM",
+            "Gene-set scores per animal and cell type",
+            zero_line=True,
+        ),
+        smk.output.sets,
+    )
 
 
 run_rule(main, snakemake)

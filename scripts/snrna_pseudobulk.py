@@ -17,8 +17,13 @@ def main(smk):
     pb = snrna.pseudobulk(adata, layer="counts")
     del adata
     samples, plan, counts = snrna.pseudobulk_plan(
-        pb, sheet, list(markers["cell_type"]), smk.params.design, contrasts,
-        smk.params.pseudobulk, smk.params.min_group_size,
+        pb,
+        sheet,
+        list(markers["cell_type"]),
+        smk.params.design,
+        contrasts,
+        smk.params.pseudobulk,
+        smk.params.min_group_size,
     )
     pb.obs["kept"] = samples.loc[pb.obs_names, "kept"].to_numpy()
     pb.obs["dropped_reason"] = samples.loc[pb.obs_names, "dropped_reason"].to_numpy()

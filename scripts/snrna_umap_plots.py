@@ -3,8 +3,9 @@
 import logging
 
 import numpy as np
-from acc_tiam1 import plots, snrna, snrna_plots
+from acc_tiam1 import plotting, snrna
 from acc_tiam1.runner import run_rule
+from acc_tiam1.snrna import plots
 from scipy import sparse
 
 
@@ -13,14 +14,15 @@ def main(smk):
     xy = np.asarray(adata.obsm["X_umap"])
     obs = adata.obs
     n = adata.n_obs
-    plots.save(snrna_plots.umap_categorical(xy, obs["cell_type"],
-                                            f"Cell types ({n} nuclei)", label_on_data=True),
-               smk.output.cell_type)
-    plots.save(snrna_plots.umap_categorical(xy, obs["sample"], "Samples (animals)"),
-               smk.output.sample)
+    plotting.save(
+        plots.umap_categorical(
+            xy, obs["cell_type"], f"Cell types ({n} nuclei)", label_on_data=True
+        ),
+        smk.output.cell_type,
+    )
+    plotting.save(plots.umap_categorical(xy, obs["sample"], "Samples (animals)"), smk.output.sample)
     colour = smk.params.colour_by
-    plots.save(snrna_plots.umap_categorical(xy, obs[colour], f"{colour}"),
-               smk.output.condition)
+    plotting.save(plots.umap_categorical(xy, obs[colour], f"{colour}"), smk.output.condition)
     symbols = adata.var["gene"].astype(str).to_numpy()
     values = {}
     for gene in smk.params.genes:
@@ -30,7 +32,7 @@ def main(smk):
             continue
         col = adata.X[:, hits[0]]
         values[gene] = np.asarray(col.toarray() if sparse.issparse(col) else col).ravel()
-    plots.save(snrna_plots.umap_genes(xy, values, "Pathway genes"), smk.output.genes)
+    plotting.save(plots.umap_genes(xy, values, "Pathway genes"), smk.output.genes)
 
 
 run_rule(main, snakemake)

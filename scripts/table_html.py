@@ -1,6 +1,5 @@
 """Rules *_table_html: a result table as a searchable, sortable HTML page for the report."""
 
-
 from acc_tiam1 import io
 from acc_tiam1.html_table import interactive_table
 from acc_tiam1.runner import run_rule

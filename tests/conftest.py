@@ -14,8 +14,18 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 #: What a copy of the workflow needs; results and caches stay behind.
 COPY_IGNORE = shutil.ignore_patterns(
-    ".git", ".venv", ".snakemake", "results", "resources", "logs", "benchmarks",
-    "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info", "docs",
+    ".git",
+    ".venv",
+    ".snakemake",
+    "results",
+    "resources",
+    "logs",
+    "benchmarks",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    "*.egg-info",
+    "docs",
 )
 
 
@@ -33,8 +43,13 @@ def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     proc = subprocess.run(
-        cmd, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        timeout=timeout, env=env,
+        cmd,
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-6000:]}")
@@ -57,8 +72,9 @@ def bulk_demo_run(tmp_path_factory) -> Path:
     """The bulk branch of a small demo study, run once per test session, with its report."""
     wf = copy_workflow(tmp_path_factory.mktemp("bulk_demo") / "wf")
     config = write_config(wf / "small.yaml", small_bulk_config())
-    snakemake(wf, "--configfile", str(config), "--report-after-run", "--report",
-              "results/report.html")
+    snakemake(
+        wf, "--configfile", str(config), "--report-after-run", "--report", "results/report.html"
+    )
     return wf
 
 
@@ -85,4 +101,3 @@ def planned_jobs(text: str) -> dict[str, int]:
                 continue
             jobs[parts[0]] = int(parts[1])
     return jobs
-

@@ -15,21 +15,33 @@ def make_study(wf, n=4):
     samples = [f"m{i}" for i in range(2 * n)]
     counts = pd.DataFrame(
         rng.negative_binomial(10, 0.1, (200, 2 * n)),
-        index=pd.Index([f"g{i}" for i in range(200)], name="gene_id"), columns=samples,
+        index=pd.Index([f"g{i}" for i in range(200)], name="gene_id"),
+        columns=samples,
     )
-    sheet = pd.DataFrame({"sample": samples, "condition": ["sham"] * n + ["pain"] * n,
-                          "sex": ["F", "M"] * n})
+    sheet = pd.DataFrame(
+        {"sample": samples, "condition": ["sham"] * n + ["pain"] * n, "sex": ["F", "M"] * n}
+    )
     return counts, sheet
 
 
 def run_bad(wf, counts, sheet, design="~ sex + condition", contrasts=None, dry=False):
     counts.to_csv(wf / "counts.tsv", sep="\t")
     sheet.to_csv(wf / "samples.tsv", sep="\t", index=False)
-    cfg = write_config(wf / "bad.yaml", {
-        "bulk": {"counts": "counts.tsv", "samples": "samples.tsv", "design": design},
-        "contrasts": contrasts or [{"name": "pain_vs_sham", "variable": "condition",
-                                    "target": "pain", "reference": "sham"}],
-    })
+    cfg = write_config(
+        wf / "bad.yaml",
+        {
+            "bulk": {"counts": "counts.tsv", "samples": "samples.tsv", "design": design},
+            "contrasts": contrasts
+            or [
+                {
+                    "name": "pain_vs_sham",
+                    "variable": "condition",
+                    "target": "pain",
+                    "reference": "sham",
+                }
+            ],
+        },
+    )
     proc = snakemake(wf, "--configfile", str(cfg), *(["-n"] if dry else []), check=False)
     assert proc.returncode != 0, proc.stdout[-3000:]
     assert "Traceback" not in proc.stdout, proc.stdout[-3000:]
@@ -80,8 +92,13 @@ def test_duplicated_sample_ids(workflow_copy):
 
 def test_contrast_level_missing(workflow_copy):
     counts, sheet = make_study(workflow_copy)
-    out = run_bad(workflow_copy, counts, sheet, dry=True, contrasts=[
-        {"name": "c", "variable": "condition", "target": "CFA", "reference": "sham"}])
+    out = run_bad(
+        workflow_copy,
+        counts,
+        sheet,
+        dry=True,
+        contrasts=[{"name": "c", "variable": "condition", "target": "CFA", "reference": "sham"}],
+    )
     assert "samples.tsv" in out and "target level 'CFA' is not a value" in out
 
 
@@ -101,23 +118,30 @@ def test_group_with_one_sample(workflow_copy):
 def test_missing_count_file(workflow_copy):
     _, sheet = make_study(workflow_copy)
     sheet.to_csv(workflow_copy / "samples.tsv", sep="\t", index=False)
-    cfg = write_config(workflow_copy / "bad.yaml", {
-        "bulk": {"counts": "nowhere.tsv", "samples": "samples.tsv",
-                 "design": "~ condition"},
-        "contrasts": [{"name": "p", "variable": "condition", "target": "pain",
-                       "reference": "sham"}],
-    })
+    cfg = write_config(
+        workflow_copy / "bad.yaml",
+        {
+            "bulk": {"counts": "nowhere.tsv", "samples": "samples.tsv", "design": "~ condition"},
+            "contrasts": [
+                {"name": "p", "variable": "condition", "target": "pain", "reference": "sham"}
+            ],
+        },
+    )
     proc = snakemake(workflow_copy, "--configfile", str(cfg), "-n", check=False)
     assert proc.returncode != 0
     assert "bulk.counts: file 'nowhere.tsv' does not exist" in proc.stdout
 
 
 def test_unknown_config_key(workflow_copy):
-    cfg = write_config(workflow_copy / "bad.yaml", {
-        "contrasts": [{"name": "p", "variable": "condition", "target": "pain",
-                       "reference": "sham"}],
-        "bluk": {},
-    })
+    cfg = write_config(
+        workflow_copy / "bad.yaml",
+        {
+            "contrasts": [
+                {"name": "p", "variable": "condition", "target": "pain", "reference": "sham"}
+            ],
+            "bluk": {},
+        },
+    )
     proc = snakemake(workflow_copy, "--configfile", str(cfg), "-n", check=False)
     assert proc.returncode != 0
     assert "bluk" in proc.stdout
@@ -128,17 +152,29 @@ def test_unknown_key_in_optional_section(workflow_copy):
     counts, sheet = make_study(workflow_copy)
     counts.to_csv(workflow_copy / "counts.tsv", sep="\t")
     sheet.to_csv(workflow_copy / "samples.tsv", sep="\t", index=False)
-    cfg = write_config(workflow_copy / "bad.yaml", {
-        "bulk": {"counts": "counts.tsv", "samples": "samples.tsv",
-                 "design": "~ sex + condition"},
-        "contrasts": [{"name": "p", "variable": "condition", "target": "pain",
-                       "reference": "sham"}],
-        "rescue": {"interaction": {"design": "~ sex * condition",
-                                   "reference": {"sex": "F", "condition": "sham"},
-                                   "coeficient": "sex[T.M]:condition[T.pain]"}},
-    })
+    cfg = write_config(
+        workflow_copy / "bad.yaml",
+        {
+            "bulk": {
+                "counts": "counts.tsv",
+                "samples": "samples.tsv",
+                "design": "~ sex + condition",
+            },
+            "contrasts": [
+                {"name": "p", "variable": "condition", "target": "pain", "reference": "sham"}
+            ],
+            "rescue": {
+                "interaction": {
+                    "design": "~ sex * condition",
+                    "reference": {"sex": "F", "condition": "sham"},
+                    "coeficient": "sex[T.M]:condition[T.pain]",
+                }
+            },
+        },
+    )
     proc = snakemake(workflow_copy, "--configfile", str(cfg), "-n", check=False)
     assert proc.returncode != 0
     assert "Traceback" not in proc.stdout, proc.stdout[-3000:]
-    assert ("'rescue.interaction.coeficient' (did you mean 'coefficient'?)"
-            in proc.stdout), proc.stdout[-3000:]
+    assert "'rescue.interaction.coeficient' (did you mean 'coefficient'?)" in proc.stdout, (
+        proc.stdout[-3000:]
+    )

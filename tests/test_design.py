@@ -16,8 +16,9 @@ def sheet(n_per_group=3, groups=("sham", "pain", "pain_ketamine")):
     rows = []
     for g in groups:
         for i in range(n_per_group):
-            rows.append({"sample": f"{g}{i}", "condition": g, "sex": "FM"[i % 2],
-                         "batch": f"b{i % 2}"})
+            rows.append(
+                {"sample": f"{g}{i}", "condition": g, "sex": "FM"[i % 2], "batch": f"b{i % 2}"}
+            )
     return pd.DataFrame(rows).set_index("sample")
 
 
@@ -34,8 +35,9 @@ def test_bad_formulas(formula):
 
 def test_reference_level_is_the_one_contrasts_name_most():
     s = sheet()
-    refs = design.reference_levels(s, ["sex", "condition"], [PAIN, RESCUE,
-                                   Contrast("x", "condition", "pain_ketamine", "sham")])
+    refs = design.reference_levels(
+        s, ["sex", "condition"], [PAIN, RESCUE, Contrast("x", "condition", "pain_ketamine", "sham")]
+    )
     assert refs == {"sex": "F", "condition": "sham"}
 
 
@@ -47,7 +49,10 @@ def test_coldata_puts_reference_first_and_shrinks_single_coefficients():
     assert design.shrink_coefficient(RESCUE, coldata) is None
     matrix = design.design_matrix(coldata, "~ sex + condition")
     assert list(matrix.columns) == [
-        "Intercept", "sex[T.M]", "condition[T.pain]", "condition[T.pain_ketamine]"
+        "Intercept",
+        "sex[T.M]",
+        "condition[T.pain]",
+        "condition[T.pain_ketamine]",
     ]
 
 
@@ -64,10 +69,18 @@ def test_valid_design_passes():
     ("formula", "contrasts", "edit", "message"),
     [
         ("~ sex + genotype", [PAIN], None, "design variable 'genotype'"),
-        ("~ sex + condition", [Contrast("c", "condition", "cfa", "sham")], None,
-         "target level 'cfa' is not a value of column 'condition'"),
-        ("~ sex + condition", [Contrast("c", "condition", "pain", "Sham")], None,
-         "reference level 'Sham'"),
+        (
+            "~ sex + condition",
+            [Contrast("c", "condition", "cfa", "sham")],
+            None,
+            "target level 'cfa' is not a value of column 'condition'",
+        ),
+        (
+            "~ sex + condition",
+            [Contrast("c", "condition", "pain", "Sham")],
+            None,
+            "reference level 'Sham'",
+        ),
         ("~ sex", [PAIN], None, "tests 'condition', which is not a term"),
         ("~ sex + condition", [PAIN], "one_pain", "level 'pain' of 'condition' has 1 sample"),
         ("~ sex + condition", [PAIN], "one_sex", "'sex' has a single level"),

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from acc_tiam1 import enrichment as en
+from acc_tiam1.enrichment._gsea import _null_scores
 from acc_tiam1.errors import InputError
 
 
@@ -61,8 +62,12 @@ def test_observed_es_and_statistics_reproduce_gseapy_exactly():
     es = np.array([s.es for s in summ])
     esnull = np.array([s.esnull for s in summ])
     stats = en.gsea_statistics(es, esnull, ["lib"] * len(es))
-    for theirs, ours in (("nes", "NES"), ("pval", "pvalue"), ("fdr", "FDR"),
-                         ("fwerp", "fwer_pvalue")):
+    for theirs, ours in (
+        ("nes", "NES"),
+        ("pval", "pvalue"),
+        ("fdr", "FDR"),
+        ("fwerp", "fwer_pvalue"),
+    ):
         expected = np.array([getattr(s, theirs) for s in summ])
         np.testing.assert_allclose(stats[ours].to_numpy(), expected, rtol=0, atol=1e-12)
     table = en.prerank(ranking, sets, 5, 500, 10, 1).set_index("term")
@@ -75,12 +80,21 @@ def test_prerank_agrees_with_gseapy_prerank_at_equal_permutations():
     ranking = _ranking(n=1500, seed=4)
     sets = _sets(ranking, n_sets=60, planted=6)
     ours = en.prerank(ranking, sets, 5, 500, 1000, 11).set_index("term")
-    pre = gseapy.prerank(rnk=ranking, gene_sets={s.term: list(s.genes) for s in sets},
-                         min_size=5, max_size=500, permutation_num=1000, seed=11, threads=1,
-                         outdir=None, no_plot=True)
+    pre = gseapy.prerank(
+        rnk=ranking,
+        gene_sets={s.term: list(s.genes) for s in sets},
+        min_size=5,
+        max_size=500,
+        permutation_num=1000,
+        seed=11,
+        threads=1,
+        outdir=None,
+        no_plot=True,
+    )
     theirs = pre.res2d.set_index("Term")
-    both = ours.join(theirs[["NES", "FDR q-val", "Lead_genes"]].astype({"NES": float}),
-                     rsuffix="_g", how="inner")
+    both = ours.join(
+        theirs[["NES", "FDR q-val", "Lead_genes"]].astype({"NES": float}), rsuffix="_g", how="inner"
+    )
     assert len(both) == 60
     assert both["NES"].corr(both["NES_g"]) > 0.99
     assert (both["NES"] - both["NES_g"]).abs().max() < 0.15
@@ -109,17 +123,19 @@ def test_permutations_beyond_one_block_are_used():
     ranking = _ranking(n=200)
     sets = _sets(ranking, n_sets=4)
     hits = [np.sort(ranking.index.get_indexer(list(s.genes))) for s in sets]
-    null = en._null_scores(hits, np.abs(ranking.to_numpy()), en.PERMUTATION_BLOCK + 7, 1)
+    null = _null_scores(hits, np.abs(ranking.to_numpy()), en.PERMUTATION_BLOCK + 7, 1)
     assert null.shape == (4, en.PERMUTATION_BLOCK + 7)
     assert np.all(np.isfinite(null)) and len(np.unique(null[0])) > 100
 
 
 def test_ranking_from_de_drops_missing_and_keeps_strongest_duplicate():
-    table = pd.DataFrame({
-        "gene_id": ["a", "b", "c", "d", "e"],
-        "gene": ["Tiam1", "Rac1", "Rac1", "Pak1", "Kalrn"],
-        "stat": [1.0, -3.0, 2.0, np.nan, 1.0],
-    })
+    table = pd.DataFrame(
+        {
+            "gene_id": ["a", "b", "c", "d", "e"],
+            "gene": ["Tiam1", "Rac1", "Rac1", "Pak1", "Kalrn"],
+            "stat": [1.0, -3.0, 2.0, np.nan, 1.0],
+        }
+    )
     ranking = en.ranking_from_de(table)
     assert list(ranking.index) == ["Kalrn", "Tiam1", "Rac1"]
     assert ranking["Rac1"] == -3.0
@@ -152,7 +168,8 @@ def test_read_genesets_keeps_sources_and_rejects_bad_files(tmp_path):
     other.write_text("C\tdesc\tFos\n")
     sets = en.read_genesets([good])
     assert [(s.source, s.term, s.genes) for s in sets] == [
-        ("curated", "A", ("Tiam1", "Rac1")), ("curated", "B", ("Pak1",))
+        ("curated", "A", ("Tiam1", "Rac1")),
+        ("curated", "B", ("Pak1",)),
     ]
     with pytest.raises(InputError, match="both called 'curated'"):
         en.read_genesets([good, other])
@@ -171,9 +188,11 @@ def test_ora_matches_hypergeometric_test_and_notes_empty_directions():
     lfc = np.where(np.arange(200) < 20, 1.0, -0.1)
     table = pd.DataFrame({"gene": genes, "log2FoldChange": lfc, "padj": padj})
     table.loc[199, "padj"] = np.nan  # untested gene: not in the background
-    sets = [en.GeneSet("lib", "TOP", tuple(genes[:10] + genes[100:110])),
-            en.GeneSet("lib", "RANDOM", tuple(genes[150:170])),
-            en.GeneSet("lib", "TINY", ("G1", "G2"))]
+    sets = [
+        en.GeneSet("lib", "TOP", tuple(genes[:10] + genes[100:110])),
+        en.GeneSet("lib", "RANDOM", tuple(genes[150:170])),
+        en.GeneSet("lib", "TINY", ("G1", "G2")),
+    ]
     out = en.ora(table, sets, padj=0.05, min_size=5, max_size=500)
     up = out[out["direction"] == "up"].set_index("term")
     assert "TINY" not in up.index and "RANDOM" not in up.index
@@ -187,24 +206,28 @@ def test_ora_matches_hypergeometric_test_and_notes_empty_directions():
     assert "no down-regulated genes" in down["note"].iloc[0]
 
 
-def test_bh_adjust_matches_scipy():
-    from scipy.stats import false_discovery_control
-
-    p = np.random.default_rng(2).uniform(size=50) ** 3
-    np.testing.assert_allclose(en.bh_adjust(p), false_discovery_control(p), rtol=1e-12)
-    assert np.isnan(en.bh_adjust(np.array([np.nan, 0.1]))[0])
-
-
 def test_summaries_select_sets_and_coverage():
     def table(nes, fdr, found):
-        return pd.DataFrame({"term": ["CORE", "ACT", "X"], "source": "lib", "NES": nes,
-                             "FDR": fdr, "set_size": [59, 24, 10], "genes_found": found,
-                             "tested": [True, True, found[2] >= 5]})
+        return pd.DataFrame(
+            {
+                "term": ["CORE", "ACT", "X"],
+                "source": "lib",
+                "NES": nes,
+                "FDR": fdr,
+                "set_size": [59, 24, 10],
+                "genes_found": found,
+                "tested": [True, True, found[2] >= 5],
+            }
+        )
 
-    tables = {"bulk:p": table([2.5, 2.0, -1.0], [0.0, 0.01, 0.04], [59, 24, 10]),
-              "snrna/L23_IT:p": table([2.0, 1.1, np.nan], [0.01, 0.3, np.nan], [50, 20, 3])}
-    meta = {"bulk:p": {"dataset": "bulk", "contrast": "p"},
-            "snrna/L23_IT:p": {"dataset": "snrna/L23_IT", "contrast": "p"}}
+    tables = {
+        "bulk:p": table([2.5, 2.0, -1.0], [0.0, 0.01, 0.04], [59, 24, 10]),
+        "snrna/L23_IT:p": table([2.0, 1.1, np.nan], [0.01, 0.3, np.nan], [50, 20, 3]),
+    }
+    meta = {
+        "bulk:p": {"dataset": "bulk", "contrast": "p"},
+        "snrna/L23_IT:p": {"dataset": "snrna/L23_IT", "contrast": "p"},
+    }
     long = en.long_results(tables, meta)
     chosen = en.select_sets(long, ["ACT"], top=5, fdr=0.05)
     assert chosen == [("lib", "ACT"), ("lib", "CORE"), ("lib", "X")]
@@ -216,16 +239,21 @@ def test_summaries_select_sets_and_coverage():
     assert comp.loc[0, "dataset"] == "snrna/L23_IT" and comp.loc[0, "CORE_NES_cell"] == 2.0
 
 
-def test_dataset_from_path_and_ora_summary():
-    assert en.dataset_from_path("results/enrichment/bulk/pain_vs_sham.tsv",
-                                "results/enrichment") == ("bulk", "pain_vs_sham")
-    assert en.dataset_from_path("results/enrichment/snrna/L2_3_IT/pain_vs_sham.ora.tsv",
-                                "results/enrichment") == ("snrna/L2_3_IT", "pain_vs_sham")
-    ora = pd.DataFrame({"direction": ["up", "up", "down"], "term": ["A", "B", np.nan],
-                        "source": ["lib", "lib", np.nan], "query_size": [12, 12, 0],
-                        "background_size": [900, 900, 900], "pvalue": [1e-6, 0.2, np.nan],
-                        "FDR": [1e-5, 0.3, np.nan], "note": ["", "", "no down genes"]})
-    out = en.ora_summary({"k": ora}, {"k": {"dataset": "bulk", "contrast": "c"}}, 0.05)
+def test_ora_summary():
+    ora = pd.DataFrame(
+        {
+            "direction": ["up", "up", "down"],
+            "term": ["A", "B", np.nan],
+            "source": ["lib", "lib", np.nan],
+            "query_size": [12, 12, 0],
+            "background_size": [900, 900, 900],
+            "pvalue": [1e-6, 0.2, np.nan],
+            "FDR": [1e-5, 0.3, np.nan],
+            "note": ["", "", "no down genes"],
+        }
+    )
+    out = en.ora_summary(ora.assign(dataset="bulk", contrast="c"), 0.05)
+    assert (out["dataset"] == "bulk").all() and (out["contrast"] == "c").all()
     up = out.set_index("direction").loc["up"]
     assert up["sets_fdr_below"] == 1 and up["top_sets"] == "A (lib)" and up["genes_called"] == 12
     assert out.set_index("direction").loc["down", "note"] == "no down genes"

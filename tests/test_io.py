@@ -159,8 +159,7 @@ def test_shipped_gene_sets_and_markers_are_valid():
 
     sets = io.read_gmt(REPO / "config" / "genesets" / "tiam1_rac1.gmt")
     core = set(sets["TIAM1_RAC1_CORE_ABC"])
-    union = set().union(*(sets[k] for k in sets if k.startswith("TIAM1_RAC1_")
-                          and k[11] in "ABC"))
+    union = set().union(*(sets[k] for k in sets if k.startswith("TIAM1_RAC1_") and k[11] in "ABC"))
     assert core == union
     assert {"Tiam1", "Rac1", "Kalrn"} <= core
     markers = io.read_markers(REPO / "config" / "markers" / "acc_markers.tsv")

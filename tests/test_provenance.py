@@ -14,66 +14,150 @@ from conftest import REPO
 from scipy import sparse
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-VERSIONS = pd.DataFrame({
-    "package": ["python", "snakemake", "pydeseq2", "scanpy", "anndata", "gseapy", "harmonypy",
-                "igraph", "umap-learn", "scikit-learn", "scikit-image", "pynndescent"],
-    "version": ["3.11.7", "9.1.0", "0.5.4", "1.11.5", "0.12.1", "1.3.1", "0.0.10", "1.0.0",
-                "0.5.12", "1.9.1", "0.26.0", "0.5.13"],
-})
+VERSIONS = pd.DataFrame(
+    {
+        "package": [
+            "python",
+            "snakemake",
+            "pydeseq2",
+            "scanpy",
+            "anndata",
+            "gseapy",
+            "harmonypy",
+            "igraph",
+            "umap-learn",
+            "scikit-learn",
+            "scikit-image",
+            "pynndescent",
+        ],
+        "version": [
+            "3.11.7",
+            "9.1.0",
+            "0.5.4",
+            "1.11.5",
+            "0.12.1",
+            "1.3.1",
+            "0.0.10",
+            "1.0.0",
+            "0.5.12",
+            "1.9.1",
+            "0.26.0",
+            "0.5.13",
+        ],
+    }
+)
 #: filter_summary.tsv of two samples.
-FILTERS = pd.DataFrame({
-    "sample": ["s1", "s2"], "nuclei_in": [1000, 1200], "low_counts": [10, 20],
-    "high_counts": [1, 2], "low_genes": [12, 15], "high_genes": [0, 3], "high_mito": [40, 50],
-    "failed_qc": [50, 70], "doublets": [30, 40], "nuclei_kept": [920, 1090],
-    "pct_kept": [92.0, 90.83], "threshold_min_counts": [210.5, 260.2],
-    "threshold_max_counts": [40123.0, 52011.0], "threshold_min_genes": [150.0, 170.0],
-    "threshold_max_genes": [5000.0, 5600.0], "threshold_max_pct_mito": [1.5, 1.8],
-    "threshold_doublet_score": [0.21, np.nan],
-})
-INFO = {"n_nuclei": 2010, "n_genes": 18000, "batches": 2, "harmony": True, "n_hvgs": 1234,
-        "n_pcs": 17, "neighbors": "exact"}
-MARKERS = pd.DataFrame({"cell_type": ["L2/3 IT", "Astro", "Oligo"], "class": ["", "", ""],
-                        "markers": [["Cux2", "Satb2"], ["Gfap", "Aqp4"], ["Mog", "Plp1"]]})
-CLUSTERS = pd.DataFrame({"cluster": ["0", "1", "2", "3"], "n_nuclei": [900, 600, 450, 60],
-                         "cell_type": ["L2/3 IT", "Oligo", "Astro", "Unassigned"]})
+FILTERS = pd.DataFrame(
+    {
+        "sample": ["s1", "s2"],
+        "nuclei_in": [1000, 1200],
+        "low_counts": [10, 20],
+        "high_counts": [1, 2],
+        "low_genes": [12, 15],
+        "high_genes": [0, 3],
+        "high_mito": [40, 50],
+        "failed_qc": [50, 70],
+        "doublets": [30, 40],
+        "nuclei_kept": [920, 1090],
+        "pct_kept": [92.0, 90.83],
+        "threshold_min_counts": [210.5, 260.2],
+        "threshold_max_counts": [40123.0, 52011.0],
+        "threshold_min_genes": [150.0, 170.0],
+        "threshold_max_genes": [5000.0, 5600.0],
+        "threshold_max_pct_mito": [1.5, 1.8],
+        "threshold_doublet_score": [0.21, np.nan],
+    }
+)
+INFO = {
+    "n_nuclei": 2010,
+    "n_genes": 18000,
+    "batches": 2,
+    "harmony": True,
+    "n_hvgs": 1234,
+    "n_pcs": 17,
+    "neighbors": "exact",
+}
+MARKERS = pd.DataFrame(
+    {
+        "cell_type": ["L2/3 IT", "Astro", "Oligo"],
+        "class": ["", "", ""],
+        "markers": [["Cux2", "Satb2"], ["Gfap", "Aqp4"], ["Mog", "Plp1"]],
+    }
+)
+CLUSTERS = pd.DataFrame(
+    {
+        "cluster": ["0", "1", "2", "3"],
+        "n_nuclei": [900, 600, 450, 60],
+        "cell_type": ["L2/3 IT", "Oligo", "Astro", "Unassigned"],
+    }
+)
 #: pseudobulk samples.tsv: 3 animals x 3 types; one Astro sample too small.
-PB_SAMPLES = pd.DataFrame({
-    "pseudobulk_sample": [f"a{i}|{t}" for i in range(3) for t in ("L2-3_IT", "Astro", "Oligo")],
-    "sample": [f"a{i}" for i in range(3) for _ in range(3)],
-    "cell_type": ["L2/3 IT", "Astro", "Oligo"] * 3,
-    "n_nuclei": [300, 150, 200, 300, 5, 200, 300, 295, 200],
-    "kept": [True, True, True, True, False, True, True, True, True],
-})
-PLAN = pd.DataFrame({
-    "cell_type": ["L2/3 IT", "L2/3 IT", "Astro", "Astro", "Oligo", "Oligo", "Vip", "Vip"],
-    "contrast": ["pain_vs_sham", "ketamine_rescue"] * 4,
-    "status": ["tested", "tested", "skipped", "skipped", "tested", "skipped", "skipped",
-               "skipped"],
-    "reason": ["", "", "too few replicates: 1 pain and 1 sham", "too few replicates: x", "",
-               "only 12 genes pass the expression filter (< 50)",
-               "no nuclei annotated as this cell type", "no nuclei annotated as this cell type"],
-    "n_genes": [9000, 9000, 0, 0, 7000, 7000, 0, 0],
-})
+PB_SAMPLES = pd.DataFrame(
+    {
+        "pseudobulk_sample": [f"a{i}|{t}" for i in range(3) for t in ("L2-3_IT", "Astro", "Oligo")],
+        "sample": [f"a{i}" for i in range(3) for _ in range(3)],
+        "cell_type": ["L2/3 IT", "Astro", "Oligo"] * 3,
+        "n_nuclei": [300, 150, 200, 300, 5, 200, 300, 295, 200],
+        "kept": [True, True, True, True, False, True, True, True, True],
+    }
+)
+PLAN = pd.DataFrame(
+    {
+        "cell_type": ["L2/3 IT", "L2/3 IT", "Astro", "Astro", "Oligo", "Oligo", "Vip", "Vip"],
+        "contrast": ["pain_vs_sham", "ketamine_rescue"] * 4,
+        "status": [
+            "tested",
+            "tested",
+            "skipped",
+            "skipped",
+            "tested",
+            "skipped",
+            "skipped",
+            "skipped",
+        ],
+        "reason": [
+            "",
+            "",
+            "too few replicates: 1 pain and 1 sham",
+            "too few replicates: x",
+            "",
+            "only 12 genes pass the expression filter (< 50)",
+            "no nuclei annotated as this cell type",
+            "no nuclei annotated as this cell type",
+        ],
+        "n_genes": [9000, 9000, 0, 0, 7000, 7000, 0, 0],
+    }
+)
 GENE_SETS = {"config/genesets/tiam1_rac1.gmt": 6, "c2.cp.gmt": 2000}
-TABLES = [("bulk", "pain_vs_sham"), ("bulk", "ketamine_rescue"),
-          ("snrna/L2-3_IT", "pain_vs_sham"), ("snrna/L2-3_IT", "ketamine_rescue")]
-RESCUE = {"pain_contrast": "pain_vs_sham", "ketamine_contrast": "ketamine_rescue",
-          "interaction_design": "~ sex + batch + surgery * drug",
-          "interaction_coefficient": "surgery[T.SNI]:drug[T.ketamine]",
-          "interaction_levels": {"surgery": ["SNI", "sham"], "drug": ["ketamine", "saline"]}}
+TABLES = [
+    ("bulk", "pain_vs_sham"),
+    ("bulk", "ketamine_rescue"),
+    ("snrna/L2-3_IT", "pain_vs_sham"),
+    ("snrna/L2-3_IT", "ketamine_rescue"),
+]
+RESCUE = {
+    "pain_contrast": "pain_vs_sham",
+    "ketamine_contrast": "ketamine_rescue",
+    "interaction_design": "~ sex + batch + surgery * drug",
+    "interaction_coefficient": "surgery[T.SNI]:drug[T.ketamine]",
+    "interaction_levels": {"surgery": ["SNI", "sham"], "drug": ["ketamine", "saline"]},
+}
 
 
 def methods_text(config, info=INFO, rescue=RESCUE) -> str:
     """Every Methods paragraph of the snRNA, enrichment and rescue parts, joined."""
     snrna, seed = config["snrna"], config["seed"]
-    return "\n".join([
-        provenance.snrna_qc_methods(snrna["qc"], FILTERS, VERSIONS, seed),
-        provenance.snrna_clustering_methods(snrna, info, MARKERS, CLUSTERS, VERSIONS, seed),
-        provenance.snrna_pseudobulk_methods(config, VERSIONS, PB_SAMPLES, PLAN,
-                                            {"sex": "F", "condition": "sham"}),
-        provenance.enrichment_methods(config, VERSIONS, GENE_SETS, TABLES),
-        provenance.rescue_methods(config, rescue, ["bulk", "snRNA L2/3 IT"]),
-    ])
+    return "\n".join(
+        [
+            provenance.snrna_qc_methods(snrna["qc"], FILTERS, VERSIONS, seed),
+            provenance.snrna_clustering_methods(snrna, info, MARKERS, CLUSTERS, VERSIONS, seed),
+            provenance.snrna_pseudobulk_methods(
+                config, VERSIONS, PB_SAMPLES, PLAN, {"sex": "F", "condition": "sham"}
+            ),
+            provenance.enrichment_methods(config, VERSIONS, GENE_SETS, TABLES),
+            provenance.rescue_methods(config, rescue, ["bulk", "snRNA L2/3 IT"]),
+        ]
+    )
 
 
 def with_value(config, dotted, value):
@@ -136,8 +220,7 @@ SETTINGS = [
 ]
 
 
-@pytest.mark.parametrize(("key", "value", "expected"), SETTINGS,
-                         ids=[s[0] for s in SETTINGS])
+@pytest.mark.parametrize(("key", "value", "expected"), SETTINGS, ids=[s[0] for s in SETTINGS])
 def test_every_setting_is_reflected_in_the_text(key, value, expected):
     default = methods_text(CONFIG)
     changed = methods_text(with_value(CONFIG, key, value))
@@ -151,37 +234,49 @@ def test_default_text_names_tools_versions_and_numbers():
     text = methods_text(CONFIG)
     for phrase in [
         "Single-nucleus count matrices of 2 animals (2,200 nuclei in the input matrices)",
-        "scanpy 1.11.5", "Scrublet (Wolock et al. 2019)", "scikit-image 0.26.0",
+        "scanpy 1.11.5",
+        "Scrublet (Wolock et al. 2019)",
+        "scikit-image 0.26.0",
         "per-sample thresholds 0.210",  # one sample found a doublet threshold...
         "In 1 sample(s) no threshold was found",  # ... the other did not
-        "per-sample lower limits 210\u2013260", "per-sample limits 1.50\u20131.80%",
+        "per-sample lower limits 210\u2013260",
+        "per-sample limits 1.50\u20131.80%",
         "In total 120 nuclei failed at least one QC filter (low UMI count 30, high UMI "
         "count 3, few detected genes 27, many detected genes 3, high mitochondrial fraction "
         "90; a nucleus can fail several) and 70 were removed as doublets, leaving 2,010 "
         "nuclei (91.4%; 920\u20131,090 per animal)",
-        "The 1,234 most highly variable genes", "reduced to 17 principal components",
+        "The 1,234 most highly variable genes",
+        "reduced to 17 principal components",
         "Harmony (Korsunsky et al. 2019), with the algorithm and default parameters of "
-        "harmonypy 0.0.10", "(exact Euclidean search, scikit-learn 1.9.1)",
-        "on the Harmony-corrected components", "igraph 1.0.0",
-        "(3 cell types, 6 marker genes)", "Unassigned (1 of 4 clusters, 60 nuclei)",
+        "harmonypy 0.0.10",
+        "(exact Euclidean search, scikit-learn 1.9.1)",
+        "on the Harmony-corrected components",
+        "igraph 1.0.0",
+        "(3 cell types, 6 marker genes)",
+        "Unassigned (1 of 4 clusters, 60 nuclei)",
         "t-test on the residual degrees of freedom",
-        "sc.get.aggregate", "(1 of 9 animal \u00d7 cell type samples)",
+        "sc.get.aggregate",
+        "(1 of 9 animal \u00d7 cell type samples)",
         "3 of 8 cell type \u00d7 contrast combinations (2 cell types: L2/3 IT, Oligo; "
         "7,000\u20139,000 genes each) were tested; 5 were skipped",
-        "too few replicates: 2", "no nuclei annotated as this cell type: 2",
+        "too few replicates: 2",
+        "no nuclei annotated as this cell type: 2",
         "too few genes pass the expression filter: 1",
         "same DESeq2 implementation and settings as the bulk data (PyDESeq2 0.5.4)",
         "reference levels sex = F, condition = sham",
         "Benjamini-Hochberg procedure within each cell type \u00d7 contrast",
         "4 DE tables (2 bulk; 2 snRNA pseudobulk, from 1 cell type)",
         "config/genesets/tiam1_rac1.gmt (6 sets); c2.cp.gmt (2000 sets)",
-        "gseapy 1.3.1", "ranked by the DESeq2 Wald statistic", "seeded (20221215)",
-        "from the null NES of all sets of the same gene-set file pooled", "gseapy.enrich",
+        "gseapy 1.3.1",
+        "ranked by the DESeq2 Wald statistic",
+        "seeded (20221215)",
+        "from the null NES of all sets of the same gene-set file pooled",
+        "gseapy.enrich",
         "background of every gene with an adjusted p-value",
         "(pain_vs_sham: condition pain vs sham)",
         "(ketamine_rescue: condition pain_ketamine vs pain)",
-        "design ~ sex + batch + surgery * drug (reference levels surgery = sham, drug = "
-        "saline)", "interaction coefficient surgery[T.SNI]:drug[T.ketamine] (the effect of "
+        "design ~ sex + batch + surgery * drug (reference levels surgery = sham, drug = saline)",
+        "interaction coefficient surgery[T.SNI]:drug[T.ketamine] (the effect of "
         "drug ketamine vs saline in surgery = SNI minus that in surgery = sham)",
         "Contrasts (pain_vs_sham: condition pain vs sham; ketamine_rescue: condition "
         "pain_ketamine vs pain; ketamine_vs_sham: condition sham_ketamine vs sham) were "
@@ -229,8 +324,7 @@ def test_approximate_neighbour_search_is_named():
 
 
 def test_snrna_counts_follow_every_step():
-    rows = {r["step"]: r["n"] for r in
-            provenance.snrna_counts(FILTERS, CLUSTERS, PB_SAMPLES, PLAN)}
+    rows = {r["step"]: r["n"] for r in provenance.snrna_counts(FILTERS, CLUSTERS, PB_SAMPLES, PLAN)}
     assert rows["snRNA: nuclei in the input matrices"] == 2200
     assert rows["snRNA: nuclei failing the low UMI count filter"] == 30
     assert rows["snRNA: nuclei failing the high mitochondrial fraction filter"] == 90
@@ -248,13 +342,17 @@ def test_snrna_counts_follow_every_step():
 
 
 def test_enrichment_counts_per_table():
-    nes = pd.DataFrame({
-        "dataset": ["bulk"] * 4 + ["snrna/L2-3_IT"] * 4,
-        "contrast": ["a", "a", "b", "b"] * 2,
-        "tested": [True, True, True, True, True, False, True, True],
-    })
-    rows = {r["step"]: r["n"] for r in provenance.enrichment_counts(
-        nes, {"x.gmt": 2}, {"snrna/L2-3_IT": "snRNA L2/3 IT"})}
+    nes = pd.DataFrame(
+        {
+            "dataset": ["bulk"] * 4 + ["snrna/L2-3_IT"] * 4,
+            "contrast": ["a", "a", "b", "b"] * 2,
+            "tested": [True, True, True, True, True, False, True, True],
+        }
+    )
+    rows = {
+        r["step"]: r["n"]
+        for r in provenance.enrichment_counts(nes, {"x.gmt": 2}, {"snrna/L2-3_IT": "snRNA L2/3 IT"})
+    }
     assert rows == {
         "enrichment: gene sets in x.gmt": 2,
         "enrichment: DE tables analysed": 4,
@@ -280,36 +378,54 @@ def test_integration_info_says_whether_harmony_ran(tmp_path, n_nuclei, harmony):
     info.update(n_nuclei=adata.n_obs, n_genes=adata.n_vars)
     (tmp_path / "integration.json").write_text(json.dumps(info))
     read = provenance.read_integration_info(tmp_path / "integration.json")
-    assert read == {"n_nuclei": n_nuclei, "n_genes": 60, "batches": 2, "harmony": harmony,
-                    "n_hvgs": 40, "n_pcs": 5, "neighbors": "exact"}
+    assert read == {
+        "n_nuclei": n_nuclei,
+        "n_genes": 60,
+        "batches": 2,
+        "harmony": harmony,
+        "n_hvgs": 40,
+        "n_pcs": 5,
+        "neighbors": "exact",
+    }
     assert ("X_pca_harmony" in adata.obsm) == harmony
 
 
 def test_page_has_one_heading_per_paragraph_and_escapes():
     page = provenance.provenance_page(
-        "Methods", {"Bulk RNA-seq": "a < b", "Gene-set enrichment": "c"}, VERSIONS,
-        {"seed": 1}, pd.DataFrame([{"step": "x", "n": 1}]))
+        "Methods",
+        {"Bulk RNA-seq": "a < b", "Gene-set enrichment": "c"},
+        VERSIONS,
+        {"seed": 1},
+        pd.DataFrame([{"step": "x", "n": 1}]),
+    )
     assert "<h3>Bulk RNA-seq</h3><p class='methods'>a &lt; b</p>" in page
     assert "<h3>Gene-set enrichment</h3>" in page
 
 
 def test_bulk_counts_follow_every_step():
-    sheet = pd.DataFrame({"condition": ["sham", "pain", "pain"]},
-                         index=pd.Index(["a", "b", "c"], name="sample"))
+    sheet = pd.DataFrame(
+        {"condition": ["sham", "pain", "pain"]}, index=pd.Index(["a", "b", "c"], name="sample")
+    )
     qc = pd.DataFrame({"outlier": [False, True]}, index=["a", "b"])
     summary = pd.DataFrame({"contrast": ["pain_vs_sham"], "genes_tested": [812]})
     rows = {r["step"]: r["n"] for r in provenance.bulk_counts(sheet, qc, summary)}
-    assert rows == {"bulk: samples in the sheet": 3, "bulk: samples analysed": 2,
-                    "bulk: samples flagged as outliers (kept)": 1,
-                    "bulk: genes tested, pain_vs_sham": 812}
+    assert rows == {
+        "bulk: samples in the sheet": 3,
+        "bulk: samples analysed": 2,
+        "bulk: samples flagged as outliers (kept)": 1,
+        "bulk: genes tested, pain_vs_sham": 812,
+    }
 
 
 def test_reference_levels_are_the_ones_contrasts_name():
-    sheet = pd.DataFrame({"sex": ["M", "F", "M", "F"],
-                          "condition": ["pain", "sham", "pain_ketamine", "sham"]})
-    config = {"contrasts": [
-        {"name": "a", "variable": "condition", "target": "pain", "reference": "sham"},
-        {"name": "b", "variable": "condition", "target": "pain_ketamine", "reference": "sham"},
-    ]}
+    sheet = pd.DataFrame(
+        {"sex": ["M", "F", "M", "F"], "condition": ["pain", "sham", "pain_ketamine", "sham"]}
+    )
+    config = {
+        "contrasts": [
+            {"name": "a", "variable": "condition", "target": "pain", "reference": "sham"},
+            {"name": "b", "variable": "condition", "target": "pain_ketamine", "reference": "sham"},
+        ]
+    }
     refs = provenance.reference_levels(sheet, "~ sex + condition", config)
     assert refs == {"sex": "F", "condition": "sham"}  # sex: alphabetical, as R factor()

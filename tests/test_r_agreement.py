@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from acc_tiam1 import design, qc
+from acc_tiam1 import bulk, design
 
 pytestmark = pytest.mark.r
 
@@ -34,7 +34,7 @@ ALPHA = 0.1
 
 def _compare_module():
     spec = importlib.util.spec_from_file_location(
-        "compare_deseq2_r", REPO / "benchmarks" / "compare_deseq2_r.py"
+        "compare_deseq2_r", REPO / "perf" / "compare_deseq2_r.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -178,5 +178,5 @@ def test_blind_vst_matches_r(tmp_path):
 
     subprocess.run(["Rscript", str(script)], check=True, capture_output=True)
     r = pd.read_csv(tmp_path / "vst.tsv", sep="\t", index_col=0)
-    ours = qc.vst(counts)
+    ours = bulk.vst(counts)
     np.testing.assert_allclose(ours.to_numpy(), r.loc[ours.index, ours.columns], atol=1e-5)

@@ -39,12 +39,17 @@ def browser():
 def open_page(browser, path):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     problems = {"console": [], "failed": [], "remote": []}
-    page.on("console", lambda m: problems["console"].append(m.text) if m.type == "error"
-            else None)
+    page.on("console", lambda m: problems["console"].append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems["console"].append(str(e)))
     page.on("requestfailed", lambda r: problems["failed"].append(f"{r.url[:120]} {r.failure}"))
-    page.on("request", lambda r: problems["remote"].append(r.url[:120])
-            if r.url.startswith(("http:", "https:")) else None)
+    page.on(
+        "request",
+        lambda r: (
+            problems["remote"].append(r.url[:120])
+            if r.url.startswith(("http:", "https:"))
+            else None
+        ),
+    )
     page.goto(path.as_uri(), wait_until="load")
     page.wait_for_timeout(1000)
     return page, problems

@@ -51,12 +51,14 @@ def test_killed_run_resumes_to_identical_results(tmp_path, bulk_demo_run):
     write_config(wf / "small.yaml", small_bulk_config())
     cmd = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "small.yaml"]
     with open(wf / "first.log", "w") as log:
-        proc = subprocess.Popen(cmd, cwd=wf, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=wf, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.time() + 600
         while time.time() < deadline and proc.poll() is None:
-            if (wf / "results/bulk/counts.tsv").exists() and \
-                    "rule bulk_de_fit" in (wf / "first.log").read_text():
+            if (wf / "results/bulk/counts.tsv").exists() and "rule bulk_de_fit" in (
+                wf / "first.log"
+            ).read_text():
                 break
             time.sleep(0.5)
         assert proc.poll() is None, "the run ended before it could be killed"
@@ -72,8 +74,9 @@ def test_killed_run_resumes_to_identical_results(tmp_path, bulk_demo_run):
     reference = bulk_demo_run / "results"
     tables = sorted(p.relative_to(reference) for p in reference.rglob("*.tsv"))
     assert len(tables) >= 8
-    differ = [str(t) for t in tables
-              if not filecmp.cmp(reference / t, wf / "results" / t, shallow=False)]
+    differ = [
+        str(t) for t in tables if not filecmp.cmp(reference / t, wf / "results" / t, shallow=False)
+    ]
     # versions.tsv is the only table that may legitimately differ between machines; here
     # both runs share one environment, so nothing may differ.
     assert differ == []

@@ -19,13 +19,28 @@ def test_shipped_config_has_no_unknown_keys():
     [
         ({"bluk": {}}, "'bluk' (did you mean 'bulk'?)"),
         ({"de": {"alhpa": 0.05}}, "'de.alhpa' (did you mean 'alpha'?)"),
-        ({"contrasts": [{"name": "a", "variable": "v", "target": "t", "reference": "r",
-                         "refrence": "x"}]}, "'contrasts[0].refrence'"),
+        (
+            {
+                "contrasts": [
+                    {"name": "a", "variable": "v", "target": "t", "reference": "r", "refrence": "x"}
+                ]
+            },
+            "'contrasts[0].refrence'",
+        ),
         ({"zzz": 1}, "unknown config key(s): 'zzz'."),
         # An optional section (type: [object, null]) is checked when it is given.
-        ({"rescue": {"interaction": {"design": "~ a * b", "reference": {"a": "x"},
-                                     "coeficient": "a:b"}}},
-         "'rescue.interaction.coeficient' (did you mean 'coefficient'?)"),
+        (
+            {
+                "rescue": {
+                    "interaction": {
+                        "design": "~ a * b",
+                        "reference": {"a": "x"},
+                        "coeficient": "a:b",
+                    }
+                }
+            },
+            "'rescue.interaction.coeficient' (did you mean 'coefficient'?)",
+        ),
     ],
 )
 def test_unknown_keys_are_named_with_suggestions(config, message):
@@ -36,23 +51,42 @@ def test_unknown_keys_are_named_with_suggestions(config, message):
 
 def test_object_or_null_sections_are_checked_in_any_schema():
     schema = {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "properties": {
-            "opt": {"type": ["object", "null"], "additionalProperties": False,
-                    "properties": {"alpha": {"type": "number"}}},
-            "alt": {"anyOf": [{"type": "null"},
-                              {"type": "object", "additionalProperties": False,
-                               "properties": {"beta": {"type": "number"}}}]},
+            "opt": {
+                "type": ["object", "null"],
+                "additionalProperties": False,
+                "properties": {"alpha": {"type": "number"}},
+            },
+            "alt": {
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"beta": {"type": "number"}},
+                    },
+                ]
+            },
         },
     }
     assert unknown_keys({"opt": None, "alt": None}, schema) == []
     assert unknown_keys({"opt": {"alpha": 1}, "alt": {"beta": 2}}, schema) == []
     assert unknown_keys({"opt": {"alpah": 1}, "alt": {"betta": 2}}, schema) == [
-        ("opt.alpah", ["alpha"]), ("alt.betta", ["beta"])]
+        ("opt.alpah", ["alpha"]),
+        ("alt.betta", ["beta"]),
+    ]
 
 
 def test_free_form_mappings_are_not_flagged():
     # rescue.interaction.reference maps any variable to its reference level.
-    config = {"rescue": {"interaction": {"design": "~ surgery * drug",
-                                         "reference": {"surgery": "sham", "drug": "saline"}}}}
+    config = {
+        "rescue": {
+            "interaction": {
+                "design": "~ surgery * drug",
+                "reference": {"surgery": "sham", "drug": "saline"},
+            }
+        }
+    }
     assert unknown_keys(config, SCHEMA) == []

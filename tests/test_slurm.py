@@ -41,16 +41,25 @@ def test_bulk_branch_through_slurm_matches_local_run(tmp_path, bulk_demo_run):
     config = write_config(wf / "small.yaml", small_bulk_config())
     start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 2))
     proc = snakemake(
-        wf, "--profile", str(REPO / "workflow" / "profiles" / "slurm"),
-        "--configfile", str(config), "--slurm-no-account",
-        "--slurm-init-seconds-before-status-checks", "5", "--jobs", "4",
+        wf,
+        "--profile",
+        str(REPO / "workflow" / "profiles" / "slurm"),
+        "--configfile",
+        str(config),
+        "--slurm-no-account",
+        "--slurm-init-seconds-before-status-checks",
+        "5",
+        "--jobs",
+        "4",
     )
     n_remote = _job_count(proc.stdout) - 1  # `all` is a local rule
     assert n_remote >= 10
 
     acct = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-S", start, "--format=JobID,JobName,State"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     rows = [line.split("|") for line in acct if line]
     uuid = _run_uuid(proc.stdout)

@@ -11,8 +11,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from acc_tiam1 import config as cfg
-from acc_tiam1 import demo, demo_snrna, io, snrna
+from acc_tiam1 import demo, inputs, io, snrna
 from acc_tiam1.design import Contrast
 from acc_tiam1.errors import InputError
 from conftest import REPO
@@ -28,17 +27,19 @@ CONTRASTS = [
 
 @pytest.fixture(scope="module")
 def study():
-    modules = {k: v for k, v in io.read_gmt(GMT).items()
-               if k in (*demo.CORE_MODULES, demo.ACTIVITY_MODULE)}
-    return demo_snrna.build_study(
-        io.read_markers(MARKERS), modules, n_genes=1500, seed=3,
+    modules = demo.demo_modules(GMT)
+    return demo.build_study(
+        io.read_markers(MARKERS),
+        modules,
+        n_genes=1500,
+        seed=3,
         cell_types=["L2/3 IT", "L5 ET", "Sst", "Astro", "Oligo", "Microglia"],
     )
 
 
 @pytest.fixture(scope="module")
 def sample(study):
-    adata, truth = demo_snrna.simulate_sample(
+    adata, truth = demo.simulate_sample(
         study, "S1", {"condition": "pain", "sex": "F", "batch": "b1"}, 0, 400
     )
     return adata, truth
@@ -47,8 +48,10 @@ def sample(study):
 def small_counts(n_obs=30, n_vars=20, seed=0):
     rng = np.random.default_rng(seed)
     x = sparse.csr_matrix(rng.poisson(2, (n_obs, n_vars)).astype(np.int32))
-    var = pd.DataFrame({"gene": [f"G{i}" for i in range(n_vars - 2)] + ["mt-Co1", "mt-Nd1"]},
-                       index=[f"ID{i}" for i in range(n_vars)])
+    var = pd.DataFrame(
+        {"gene": [f"G{i}" for i in range(n_vars - 2)] + ["mt-Co1", "mt-Nd1"]},
+        index=[f"ID{i}" for i in range(n_vars)],
+    )
     return ad.AnnData(X=x, obs=pd.DataFrame(index=[f"BC{i}-1" for i in range(n_obs)]), var=var)
 
 
@@ -79,7 +82,7 @@ def test_safe_name_collision_is_an_error():
 def test_readers_round_trip(tmp_path, sample, name):
     adata, _ = sample
     path = tmp_path / name
-    demo_snrna.write_sample(adata, path)
+    demo.write_sample(adata, path)
     back = snrna.read_sample(path, "S1")
     assert back.shape == adata.shape
     assert back.X.dtype == np.int32
@@ -97,8 +100,11 @@ def test_starsolo_uncompressed_folder(tmp_path):
 
     mmwrite(folder / "matrix.mtx", sparse.csr_matrix(a.X).T.tocoo(), field="integer")
     (folder / "barcodes.tsv").write_text("\n".join(a.obs_names) + "\n")
-    (folder / "features.tsv").write_text("".join(
-        f"{i}\t{g}\tGene Expression\n" for i, g in zip(a.var_names, a.var["gene"], strict=True)))
+    (folder / "features.tsv").write_text(
+        "".join(
+            f"{i}\t{g}\tGene Expression\n" for i, g in zip(a.var_names, a.var["gene"], strict=True)
+        )
+    )
     back = snrna.read_sample(folder, "S2")
     assert back.shape == a.shape and back.X.sum() == a.X.sum()
 
@@ -142,7 +148,7 @@ def test_h5_that_is_not_10x(tmp_path):
 
 def test_sample_with_no_data(tmp_path):
     empty = small_counts(n_obs=0)
-    demo_snrna.write_10x_h5(empty, tmp_path / "empty.h5")
+    demo.write_10x_h5(empty, tmp_path / "empty.h5")
     with pytest.raises(InputError, match=r"sample 'S4': no data \(0 barcodes"):
         snrna.read_sample(tmp_path / "empty.h5", "S4")
     zeros = small_counts()
@@ -194,10 +200,14 @@ def test_unsupported_suffix(tmp_path):
 
 def write_sheet(tmp_path, paths, conditions=None):
     conditions = conditions or ["sham", "sham", "pain", "pain", "pain_ketamine", "pain_ketamine"]
-    sheet = pd.DataFrame({
-        "sample": [f"S{i}" for i in range(len(paths))], "path": paths,
-        "condition": conditions[: len(paths)], "sex": ["F", "M"] * (len(paths) // 2),
-    })
+    sheet = pd.DataFrame(
+        {
+            "sample": [f"S{i}" for i in range(len(paths))],
+            "path": paths,
+            "condition": conditions[: len(paths)],
+            "sex": ["F", "M"] * (len(paths) // 2),
+        }
+    )
     path = tmp_path / "sheets" / "sn.tsv"
     path.parent.mkdir(exist_ok=True)
     sheet.to_csv(path, sep="\t", index=False)
@@ -206,8 +216,7 @@ def write_sheet(tmp_path, paths, conditions=None):
 
 def snrna_config(sheet, contrasts=CONTRASTS):
     return {
-        "snrna": {"samples": str(sheet), "design": "~ sex + condition",
-                  "markers": str(MARKERS)},
+        "snrna": {"samples": str(sheet), "design": "~ sex + condition", "markers": str(MARKERS)},
         "contrasts": [c.__dict__ for c in contrasts],
         "de": {"min_group_size": 2},
     }
@@ -219,21 +228,21 @@ def test_check_snrna_resolves_paths_relative_to_sheet(tmp_path):
     for i in range(6):
         (data / f"s{i}.h5").write_bytes(b"")
     sheet = write_sheet(tmp_path, [f"../data/s{i}.h5" for i in range(6)])
-    inputs = cfg.check_snrna(snrna_config(sheet))
-    assert inputs.paths["S0"] == os.path.normpath(str(data / "s0.h5"))
-    assert inputs.safe["L2/3 IT"] == "L2-3_IT"
-    assert inputs.label("L2-3_IT") == "L2/3 IT"
-    assert cfg.check_snrna({"contrasts": []}) is None
+    checked = inputs.check_snrna(snrna_config(sheet))
+    assert checked.paths["S0"] == os.path.normpath(str(data / "s0.h5"))
+    assert checked.safe["L2/3 IT"] == "L2-3_IT"
+    assert checked.label("L2-3_IT") == "L2/3 IT"
+    assert inputs.check_snrna({"contrasts": []}) is None
 
 
 def test_check_snrna_missing_path_names_sample_and_sheet(tmp_path):
     sheet = write_sheet(tmp_path, [f"s{i}.h5" for i in range(6)])
     with pytest.raises(InputError, match=r"sample 'S0': input '.*s0\.h5' does not exist") as e:
-        cfg.check_snrna(snrna_config(sheet))
+        inputs.check_snrna(snrna_config(sheet))
     assert str(sheet) in str(e.value)
     # A path a demo rule writes is accepted before it exists.
     producible = [os.path.normpath(str(sheet.parent / f"s{i}.h5")) for i in range(6)]
-    assert cfg.check_snrna(snrna_config(sheet), producible=producible) is not None
+    assert inputs.check_snrna(snrna_config(sheet), producible=producible) is not None
 
 
 def test_check_snrna_unreadable_and_bad_folder(tmp_path, monkeypatch):
@@ -242,25 +251,32 @@ def test_check_snrna_unreadable_and_bad_folder(tmp_path, monkeypatch):
         (tmp_path / "sheets" / f"m{i}").mkdir()
     sheet = write_sheet(tmp_path, [f"m{i}" for i in range(6)])
     with pytest.raises(InputError, match=r"sample 'S0': .*matrix folder has no matrix\.mtx\.gz"):
-        cfg.check_snrna(snrna_config(sheet))
+        inputs.check_snrna(snrna_config(sheet))
     for i in range(6):
         (tmp_path / "sheets" / f"f{i}.h5ad").write_text("")
     sheet = write_sheet(tmp_path, [f"f{i}.h5ad" for i in range(6)])
     real_access = os.access
-    monkeypatch.setattr(os, "access",
-                        lambda p, m: not str(p).endswith("f0.h5ad") and real_access(p, m))
+    monkeypatch.setattr(
+        os, "access", lambda p, m: not str(p).endswith("f0.h5ad") and real_access(p, m)
+    )
     with pytest.raises(InputError, match=r"sample 'S0': input .* is not readable"):
-        cfg.check_snrna(snrna_config(sheet))
+        inputs.check_snrna(snrna_config(sheet))
 
 
 def test_check_snrna_contrast_level_without_samples(tmp_path):
     for i in range(6):
         (tmp_path / f"s{i}.h5").write_bytes(b"")
-    sheet = write_sheet(tmp_path, [str(tmp_path / f"s{i}.h5") for i in range(6)],
-                        conditions=["sham", "sham", "pain", "pain", "pain", "pain"])
-    with pytest.raises(InputError, match="contrast 'ketamine_rescue': no single-nucleus sample "
-                                         "has condition = 'pain_ketamine'") as e:
-        cfg.check_snrna(snrna_config(sheet))
+    sheet = write_sheet(
+        tmp_path,
+        [str(tmp_path / f"s{i}.h5") for i in range(6)],
+        conditions=["sham", "sham", "pain", "pain", "pain", "pain"],
+    )
+    with pytest.raises(
+        InputError,
+        match="contrast 'ketamine_rescue': no single-nucleus sample "
+        "has condition = 'pain_ketamine'",
+    ) as e:
+        inputs.check_snrna(snrna_config(sheet))
     assert str(sheet) in str(e.value)
 
 
@@ -268,16 +284,18 @@ def test_check_snrna_needs_path_column(tmp_path):
     sheet = tmp_path / "sn.tsv"
     pd.DataFrame({"sample": ["a"], "condition": ["sham"]}).to_csv(sheet, sep="\t", index=False)
     with pytest.raises(InputError, match="no column 'path'"):
-        cfg.check_snrna(snrna_config(sheet))
+        inputs.check_snrna(snrna_config(sheet))
 
 
 def test_demo_snrna_outputs_match_demo_sheet(monkeypatch):
     monkeypatch.chdir(REPO)
-    outputs = cfg.demo_snrna_outputs()
+    outputs = inputs.demo_snrna_outputs()
     assert all(o.startswith("resources/demo/snrna/") for o in outputs)
-    sheet = io.read_sample_sheet(cfg.DEMO_SNRNA_SHEET)
-    formats = {snrna.input_format(cfg.resolve_sample_path(p, cfg.DEMO_SNRNA_SHEET))
-               for p in sheet["path"]}
+    sheet = io.read_sample_sheet(inputs.DEMO_SNRNA_SHEET)
+    formats = {
+        snrna.input_format(inputs.resolve_sample_path(p, inputs.DEMO_SNRNA_SHEET))
+        for p in sheet["path"]
+    }
     assert formats == {"10x_h5", "mtx", "h5ad"}
     assert len(sheet) == 12 and sheet["condition"].value_counts().eq(3).all()
 
@@ -287,11 +305,13 @@ def test_demo_snrna_outputs_match_demo_sheet(monkeypatch):
 
 def test_mad_thresholds_and_overrides():
     rng = np.random.default_rng(0)
-    metrics = pd.DataFrame({
-        "total_counts": np.r_[np.round(np.exp(rng.normal(7, 0.3, 50))), 10, 100000],
-        "n_genes": np.r_[np.round(np.exp(rng.normal(6, 0.3, 50))), 8, 9000],
-        "pct_mito": [0.5] * 50 + [30.0, 0.1],
-    })
+    metrics = pd.DataFrame(
+        {
+            "total_counts": np.r_[np.round(np.exp(rng.normal(7, 0.3, 50))), 10, 100000],
+            "n_genes": np.r_[np.round(np.exp(rng.normal(6, 0.3, 50))), 8, 9000],
+            "pct_mito": [0.5] * 50 + [30.0, 0.1],
+        }
+    )
     params = {"n_mads": 5, "mito_n_mads": 3, "mito_pct_floor": 1.0, "mito_pct_cap": 5.0}
     t = snrna.qc_thresholds(metrics, params)
     assert t["max_pct_mito"] == 1.0  # MAD is 0: the floor applies
@@ -308,8 +328,14 @@ def test_mad_thresholds_and_overrides():
 def test_sample_qc_removes_low_quality_and_doublets(sample):
     adata, truth = sample
     truth = truth.set_index("barcode")
-    params = {"n_mads": 5, "mito_n_mads": 3, "mito_pct_floor": 1.0, "mito_pct_cap": 5.0,
-              "doublets": True, "expected_doublet_rate": 0.06}
+    params = {
+        "n_mads": 5,
+        "mito_n_mads": 3,
+        "mito_pct_floor": 1.0,
+        "mito_pct_cap": 5.0,
+        "doublets": True,
+        "expected_doublet_rate": 0.06,
+    }
     kept, nuclei, summary = snrna.sample_qc(adata, "S1", params, seed=1)
     nuclei = nuclei.join(truth)
     assert (~nuclei.loc[nuclei["low_quality"], "kept"]).mean() > 0.9
@@ -332,9 +358,10 @@ def test_sample_qc_nothing_left_is_an_error():
 
 
 def test_assign_clusters_unassigned():
-    scores = pd.DataFrame({"A": [2.0, 2.2, 0.1, 0.0, 0.2, 1.0],
-                           "B": [0.0, 0.1, 0.2, 0.1, 0.1, 1.1]},
-                          index=[f"n{i}" for i in range(6)])
+    scores = pd.DataFrame(
+        {"A": [2.0, 2.2, 0.1, 0.0, 0.2, 1.0], "B": [0.0, 0.1, 0.2, 0.1, 0.1, 1.1]},
+        index=[f"n{i}" for i in range(6)],
+    )
     clusters = pd.Series(["0", "0", "1", "1", "2", "2"], index=scores.index)
     table = snrna.assign_clusters(scores, clusters, min_score=0.5, min_fraction=0.6)
     assert table.loc["0", "cell_type"] == "A"
@@ -355,22 +382,40 @@ def test_marker_scores_find_the_right_type(study, sample):
     assert agree > 0.95
 
 
+def test_marker_expression_and_cluster_score_means(sample):
+    adata, truth = sample
+    a = adata.copy()
+    snrna.normalise(a)
+    markers = io.read_markers(MARKERS)
+    a.obs["cell_type"] = pd.Categorical(truth["cell_type"].to_numpy())
+    mean, fraction, groups = snrna.marker_expression(a, markers)
+    # Every type's own markers are detected far more often in it than elsewhere.
+    for cell_type in mean.index:
+        own = [g for g in groups.get(cell_type, []) if g in fraction.columns]
+        if own:
+            others = fraction.drop(index=cell_type)[own].to_numpy().mean()
+            assert fraction.loc[cell_type, own].mean() > others + 0.3, cell_type
+    assert (mean.columns == fraction.columns).all() and mean.shape == fraction.shape
+    scores = snrna.marker_scores(a, markers)
+    a.obsm["marker_scores"] = scores.to_numpy()
+    a.uns["marker_score_types"] = list(scores.columns)
+    a.obs["leiden"] = pd.Categorical(np.where(np.arange(a.n_obs) % 3 == 0, "10", "2"))
+    means = snrna.cluster_score_means(a)
+    assert list(means.index) == ["2", "10"]  # numeric order, not text order
+    expected = scores[(a.obs["leiden"] == "10").to_numpy()].mean()
+    np.testing.assert_allclose(means.loc["10"], expected)
+
+
 # --- composition --------------------------------------------------------------------
-
-
-def test_bh_matches_definition():
-    p = np.array([0.01, 0.04, 0.03, np.nan, 0.5])
-    adj = snrna.bh(p)
-    assert np.isnan(adj[3])
-    # m = 4: 0.01*4/1, min(0.03*4/2, 0.04*4/3), 0.04*4/3, 0.5*4/4
-    np.testing.assert_allclose(adj[[0, 1, 2, 4]], [0.04, 0.16 / 3, 0.16 / 3, 0.5], rtol=1e-12)
 
 
 def test_composition_test_finds_a_planted_shift():
     rng = np.random.default_rng(0)
     samples = [f"m{i}" for i in range(8)]
-    sheet = pd.DataFrame({"condition": ["sham"] * 4 + ["pain"] * 4, "sex": ["F", "M"] * 4},
-                         index=pd.Index(samples, name="sample"))
+    sheet = pd.DataFrame(
+        {"condition": ["sham"] * 4 + ["pain"] * 4, "sex": ["F", "M"] * 4},
+        index=pd.Index(samples, name="sample"),
+    )
     base = np.array([0.5, 0.3, 0.15, 0.05])
     rows = []
     for s in samples:
@@ -393,13 +438,15 @@ def annotated(study, n_samples=6):
     sexes = ["F", "M", "F", "M", "F", "M"]
     parts, types = {}, []
     for i in range(n_samples):
-        a, truth = demo_snrna.simulate_sample(
-            study, f"S{i}", {"condition": conditions[i], "sex": sexes[i], "batch": "b1"}, i, 300)
+        a, truth = demo.simulate_sample(
+            study, f"S{i}", {"condition": conditions[i], "sex": sexes[i], "batch": "b1"}, i, 300
+        )
         parts[f"S{i}"] = a
         types.append(truth["cell_type"].to_numpy())
-    sheet = pd.DataFrame({"path": "x", "condition": conditions[:n_samples],
-                          "sex": sexes[:n_samples]},
-                         index=pd.Index(list(parts), name="sample"))
+    sheet = pd.DataFrame(
+        {"path": "x", "condition": conditions[:n_samples], "sex": sexes[:n_samples]},
+        index=pd.Index(list(parts), name="sample"),
+    )
     merged = snrna.merge_samples(parts, sheet)
     merged.layers["counts"] = merged.X.copy()
     types = np.concatenate(types)
@@ -421,11 +468,19 @@ def test_pseudobulk_sums_counts(study):
 def test_pseudobulk_plan_skips_with_reasons(study):
     merged, sheet = annotated(study)
     pb = snrna.pseudobulk(merged)
-    params = {"min_nuclei": 10, "min_counts": 1000, "min_count": 10, "min_total_count": 15,
-              "large_n": 10, "min_prop": 0.7, "min_genes": 50}
+    params = {
+        "min_nuclei": 10,
+        "min_counts": 1000,
+        "min_count": 10,
+        "min_total_count": 15,
+        "large_n": 10,
+        "min_prop": 0.7,
+        "min_genes": 50,
+    }
     markers = io.read_markers(MARKERS)
     _, plan, counts = snrna.pseudobulk_plan(
-        pb, sheet, list(markers["cell_type"]), "~ sex + condition", CONTRASTS[:1], params, 2)
+        pb, sheet, list(markers["cell_type"]), "~ sex + condition", CONTRASTS[:1], params, 2
+    )
     p = plan.set_index("cell_type")
     assert p.loc["L2/3 IT", "status"] == "tested"
     assert p.loc["Vip", "status"] == "skipped"
@@ -435,25 +490,31 @@ def test_pseudobulk_plan_skips_with_reasons(study):
     # L5 ET has few nuclei per sample: raising min_nuclei drops its samples.
     params["min_nuclei"] = 10**6
     _, plan2, counts2 = snrna.pseudobulk_plan(
-        pb, sheet, list(markers["cell_type"]), "~ sex + condition", CONTRASTS[:1], params, 2)
-    assert (plan2.loc[plan2["cell_type"] == "Oligo", "reason"].iloc[0]
-            .startswith("too few replicates: 0 pain and 0 sham"))
+        pb, sheet, list(markers["cell_type"]), "~ sex + condition", CONTRASTS[:1], params, 2
+    )
+    assert (
+        plan2.loc[plan2["cell_type"] == "Oligo", "reason"]
+        .iloc[0]
+        .startswith("too few replicates: 0 pain and 0 sham")
+    )
     assert not counts2
 
 
 def test_plan_cell_type_design_not_fittable():
-    sheet = pd.DataFrame({"condition": ["sham", "sham", "pain", "pain"],
-                          "sex": ["F", "F", "M", "M"]}, index=["a", "b", "c", "d"])
-    rows = snrna.plan_cell_type(["a", "b", "c", "d"], sheet, "~ sex + condition",
-                                CONTRASTS[:1], 2)
+    sheet = pd.DataFrame(
+        {"condition": ["sham", "sham", "pain", "pain"], "sex": ["F", "F", "M", "M"]},
+        index=["a", "b", "c", "d"],
+    )
+    rows = snrna.plan_cell_type(["a", "b", "c", "d"], sheet, "~ sex + condition", CONTRASTS[:1], 2)
     assert rows[0]["status"] == "skipped" and "not of full rank" in rows[0]["reason"]
 
 
 def test_filter_by_expr():
-    counts = pd.DataFrame({"a": [100, 0, 5, 50], "b": [100, 0, 0, 40], "c": [100, 1, 0, 0],
-                           "d": [100, 0, 0, 0]}, index=list("wxyz"))
-    keep = snrna.filter_by_expr(counts, ["g1", "g1", "g2", "g2"], min_count=10,
-                                min_total_count=15)
+    counts = pd.DataFrame(
+        {"a": [100, 0, 5, 50], "b": [100, 0, 0, 40], "c": [100, 1, 0, 0], "d": [100, 0, 0, 0]},
+        index=list("wxyz"),
+    )
+    keep = snrna.filter_by_expr(counts, ["g1", "g1", "g2", "g2"], min_count=10, min_total_count=15)
     assert keep.tolist() == [True, False, False, True]
 
 
@@ -475,13 +536,13 @@ def test_pathway_table_per_animal(study):
 
 
 def test_demo_is_deterministic(study):
-    a1, t1 = demo_snrna.simulate_sample(study, "S", {"condition": "sham"}, 2, 150)
-    a2, t2 = demo_snrna.simulate_sample(study, "S", {"condition": "sham"}, 2, 150)
+    a1, t1 = demo.simulate_sample(study, "S", {"condition": "sham"}, 2, 150)
+    a2, t2 = demo.simulate_sample(study, "S", {"condition": "sham"}, 2, 150)
     assert (a1.X != a2.X).nnz == 0 and t1.equals(t2)
 
 
 def test_demo_truth(study):
-    truth = demo_snrna.truth_genes(study)
+    truth = demo.truth_genes(study)
     assert set(truth["cell_type"]) == {"L2/3 IT", "L5 ET", "Sst", "Microglia"}
     l23 = truth[truth["cell_type"] == "L2/3 IT"].set_index("gene")
     assert l23.loc["Tiam1", "pain_log2fc"] > 0 and l23.loc["Rac1", "pain_log2fc"] > 0
@@ -526,7 +587,7 @@ def test_annotation_table_round_trip(tmp_path, sample):
 def test_fast_harmony_matches_harmonypy():
     """FastHarmony reorganises harmonypy's arithmetic, not its algorithm: same answer."""
     import harmonypy
-    from acc_tiam1.harmony import run_harmony
+    from acc_tiam1.snrna._harmony import run_harmony
 
     rng = np.random.default_rng(3)
     n, n_types = 1800, 4
@@ -541,8 +602,10 @@ def test_fast_harmony_matches_harmonypy():
     assert ours.shape == pcs.shape
     assert np.abs(ours - ref).max() < 1e-4 * ref.std()
     # and it did correct: the batch shift within a type is mostly gone
-    shift = [ours[(types == t) & (batch == 1)].mean(0) - ours[(types == t) & (batch == 0)].mean(0)
-             for t in range(n_types)]
+    shift = [
+        ours[(types == t) & (batch == 1)].mean(0) - ours[(types == t) & (batch == 0)].mean(0)
+        for t in range(n_types)
+    ]
     assert np.linalg.norm(np.mean(shift, axis=0)) < 0.5 * 1.5 * np.sqrt(10)
 
 
@@ -561,13 +624,22 @@ def test_neighbour_search_exact_then_approximate():
 
     def neighbours(transformer):
         graph = transformer.fit_transform(x).tocsr()
-        return [set(graph.indices[graph.indptr[i]:graph.indptr[i + 1]]) - {i}
-                for i in range(len(x))]
+        return [
+            set(graph.indices[graph.indptr[i] : graph.indptr[i + 1]]) - {i} for i in range(len(x))
+        ]
 
-    recall = np.mean([len(found & set(t)) / 14
-                      for found, t in zip(neighbours(approx), truth[:, 1:], strict=True)])
+    recall = np.mean(
+        [
+            len(found & set(t)) / 14
+            for found, t in zip(neighbours(approx), truth[:, 1:], strict=True)
+        ]
+    )
     assert recall > 0.95
     again, _ = snrna.neighbour_search(len(x), 15, exact_max=len(x) - 1, seed=0)
     assert neighbours(again) == neighbours(approx)
-    assert np.mean([len(f & set(t)) / 14 for f, t in
-                    zip(neighbours(exact), truth[:, 1:], strict=True)]) == 1.0
+    assert (
+        np.mean(
+            [len(f & set(t)) / 14 for f, t in zip(neighbours(exact), truth[:, 1:], strict=True)]
+        )
+        == 1.0
+    )

@@ -39,7 +39,14 @@ def test_planted_pain_genes_are_found(demo_run):
     truth = pd.read_csv(demo_run / "resources/demo/bulk_truth.tsv", sep="\t")
     res = pd.read_csv(demo_run / "results/bulk/de/pain_vs_sham.tsv", sep="\t")
     assert list(res.columns[:8]) == [
-        "gene_id", "gene", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"
+        "gene_id",
+        "gene",
+        "baseMean",
+        "log2FoldChange",
+        "lfcSE",
+        "stat",
+        "pvalue",
+        "padj",
     ]
     merged = truth.merge(res, on="gene_id")
     assert len(merged) == len(truth)
@@ -95,12 +102,24 @@ def test_user_config_with_only_bulk_and_contrasts(workflow_copy):
     pd.DataFrame({"sample": samples, "treatment": group, "sex": ["F", "M"] * 4}).to_csv(
         workflow_copy / "my_samples.tsv", sep="\t", index=False
     )
-    cfg = write_config(workflow_copy / "mine.yaml", {
-        "bulk": {"counts": "my_counts.csv", "samples": "my_samples.tsv",
-                 "design": "~ sex + treatment"},
-        "contrasts": [{"name": "cfa_vs_ctrl", "variable": "treatment", "target": "cfa",
-                       "reference": "ctrl"}],
-    })
+    cfg = write_config(
+        workflow_copy / "mine.yaml",
+        {
+            "bulk": {
+                "counts": "my_counts.csv",
+                "samples": "my_samples.tsv",
+                "design": "~ sex + treatment",
+            },
+            "contrasts": [
+                {
+                    "name": "cfa_vs_ctrl",
+                    "variable": "treatment",
+                    "target": "cfa",
+                    "reference": "ctrl",
+                }
+            ],
+        },
+    )
     snakemake(workflow_copy, "--configfile", str(cfg))
     res = pd.read_csv(workflow_copy / "results/bulk/de/cfa_vs_ctrl.tsv", sep="\t")
     assert res["gene_id"].str.startswith("ENSMUSG").all()

@@ -27,8 +27,12 @@ def demo_run(bulk_demo_run):
 
 
 def _gsea(wf, dataset, contrast):
-    return pd.read_csv(wf / f"results/enrichment/{dataset}/{contrast}.tsv", sep="\t",
-                       keep_default_na=False, na_values=[""]).set_index("term")
+    return pd.read_csv(
+        wf / f"results/enrichment/{dataset}/{contrast}.tsv",
+        sep="\t",
+        keep_default_na=False,
+        na_values=[""],
+    ).set_index("term")
 
 
 def test_outputs_columns_and_report(demo_run):
@@ -49,12 +53,23 @@ def test_outputs_columns_and_report(demo_run):
     ]:
         assert (demo_run / rel).stat().st_size > 0, rel
     table = pd.read_csv(demo_run / "results/enrichment/bulk/pain_vs_sham.tsv", sep="\t")
-    assert list(table.columns[:8]) == ["term", "source", "NES", "pvalue", "FDR", "set_size",
-                                       "genes_found", "leading_edge"]
+    assert list(table.columns[:8]) == [
+        "term",
+        "source",
+        "NES",
+        "pvalue",
+        "FDR",
+        "set_size",
+        "genes_found",
+        "leading_edge",
+    ]
     assert set(table["source"]) == {"tiam1_rac1"}
     ora = pd.read_csv(demo_run / "results/enrichment/summary/ora.tsv", sep="\t")
-    up = ora[(ora["dataset"] == "bulk") & (ora["contrast"] == "pain_vs_sham")
-             & (ora["direction"] == "up")].set_index("term")
+    up = ora[
+        (ora["dataset"] == "bulk")
+        & (ora["contrast"] == "pain_vs_sham")
+        & (ora["direction"] == "up")
+    ].set_index("term")
     assert up.loc[CORE, "FDR"] < 0.05 and up.loc[ACTIVITY, "FDR"] < 0.05
     html = (demo_run / "results/report.html").read_text()
     for category in ("0. Key findings", "6. Pathway enrichment", "7. Ketamine rescue"):
@@ -87,8 +102,7 @@ def check_program(wf, dataset, planted, control="ketamine_vs_sham"):
 
 def check_key_findings(wf, expected):
     """``expected``: {dataset title: planted}."""
-    rows = pd.read_csv(wf / "results/key_findings.tsv", sep="\t").set_index(
-        ["dataset", "gene_set"])
+    rows = pd.read_csv(wf / "results/key_findings.tsv", sep="\t").set_index(["dataset", "gene_set"])
     for title, planted in expected.items():
         for name in (CORE, ACTIVITY):
             row = rows.loc[(title, name)]
@@ -117,9 +131,11 @@ def test_gene_classes_recover_the_planted_rescue(demo_run):
     genes = pd.read_csv(demo_run / "results/rescue/bulk/genes.tsv", sep="\t")
     m = truth.merge(genes, on="gene_id")
     called = m[m["class"] != "unchanged"]
-    for planted, expected, share in [("rescued", "rescued", 0.7),
-                                     ("not_rescued", "not_rescued", 0.7),
-                                     ("ketamine_only", "ketamine_only", 0.8)]:
+    for planted, expected, share in [
+        ("rescued", "rescued", 0.7),
+        ("not_rescued", "not_rescued", 0.7),
+        ("ketamine_only", "ketamine_only", 0.8),
+    ]:
         sub = called[called["rescue_class"] == planted]
         assert len(sub) >= 5 and (sub["class"] == expected).mean() >= share, planted
     partial = called[called["rescue_class"] == "partially_rescued"]
@@ -143,8 +159,9 @@ def test_methods_page_describes_enrichment_and_rescue(demo_run):
 
 
 def test_coverage_counts_genes_found(demo_run):
-    cov = pd.read_csv(demo_run / "results/enrichment/summary/geneset_coverage.tsv",
-                      sep="\t").set_index("term")
+    cov = pd.read_csv(
+        demo_run / "results/enrichment/summary/geneset_coverage.tsv", sep="\t"
+    ).set_index("term")
     assert cov.loc[CORE, "set_size"] == 59 and cov.loc[CORE, "bulk"] == 59
     assert cov.loc["TIAM1_RAC1_D_PSD_SCAFFOLD", "tested_in"] == 1
 
@@ -164,8 +181,10 @@ def test_plot_option_change_does_not_rerun_gsea(demo_run):
 def test_gene_set_without_genes_is_noted_not_fatal(demo_run, tmp_path):
     wf = tmp_path / "wf"
     shutil.copytree(demo_run, wf, symlinks=True)
-    (wf / "extra.gmt").write_text("NO_SUCH_GENES\tx\tNotAGene1\tNotAGene2\n"
-                                  f"SMALL\tx\tTiam1\tRac1\tKalrn\n{CORE}\tsame name\tFos\n")
+    (wf / "extra.gmt").write_text(
+        "NO_SUCH_GENES\tx\tNotAGene1\tNotAGene2\n"
+        f"SMALL\tx\tTiam1\tRac1\tKalrn\n{CORE}\tsame name\tFos\n"
+    )
     config = small_bulk_config()
     config["genesets"] = [*config["genesets"], "extra.gmt"]
     cfg = write_config(wf / "extra.yaml", config)
@@ -181,14 +200,23 @@ def test_gene_set_without_genes_is_noted_not_fatal(demo_run, tmp_path):
     assert "NO_SUCH_GENES (extra, 2 genes) was not tested" in html
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"genesets": ["config/genesets/tiam1_rac1.gmt", "broken.gmt"]},
-     "broken.gmt: line 2 is not GMT"),
-    ({"rescue": {"pain_contrast": "pain_vs_naive"}},
-     "rescue.pain_contrast: 'pain_vs_naive' is not a configured contrast"),
-    ({"enrichment": {"focus_sets": ["TIAM1_RAC1_CORE_AB"]}},
-     "enrichment.focus_sets: focus set(s) TIAM1_RAC1_CORE_AB are in none"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (
+            {"genesets": ["config/genesets/tiam1_rac1.gmt", "broken.gmt"]},
+            "broken.gmt: line 2 is not GMT",
+        ),
+        (
+            {"rescue": {"pain_contrast": "pain_vs_naive"}},
+            "rescue.pain_contrast: 'pain_vs_naive' is not a configured contrast",
+        ),
+        (
+            {"enrichment": {"focus_sets": ["TIAM1_RAC1_CORE_AB"]}},
+            "enrichment.focus_sets: focus set(s) TIAM1_RAC1_CORE_AB are in none",
+        ),
+    ],
+)
 def test_bad_enrichment_config_fails_before_any_job(workflow_copy, change, message):
     (workflow_copy / "broken.gmt").write_text("OK\tdesc\tTiam1\tRac1\nNAME_ONLY\n")
     config = small_bulk_config()
@@ -208,9 +236,13 @@ def test_bad_enrichment_config_fails_before_any_job(workflow_copy, change, messa
 
 #: snRNA cell types of the small study (file-safe name, report title, planted?): the
 #: program is planted in L2/3 IT and L5 ET only; Microglia gets other pain genes.
-SNRNA_TYPES = [("L2-3_IT", "snRNA L2/3 IT", True), ("L5_ET", "snRNA L5 ET", True),
-               ("Astro", "snRNA Astro", False), ("Oligo", "snRNA Oligo", False),
-               ("Microglia", "snRNA Microglia", False)]
+SNRNA_TYPES = [
+    ("L2-3_IT", "snRNA L2/3 IT", True),
+    ("L5_ET", "snRNA L5 ET", True),
+    ("Astro", "snRNA Astro", False),
+    ("Oligo", "snRNA Oligo", False),
+    ("Microglia", "snRNA Microglia", False),
+]
 
 
 @pytest.fixture(scope="module")
@@ -222,10 +254,15 @@ def snrna_run(tmp_path_factory):
     config = small_snrna_config(wf)
     config["rescue"] = {"enabled": True}
     cfg = write_config(wf / "small_snrna.yaml", config)
-    snakemake(wf, "results/key_findings.html",
-              "results/enrichment/summary/pain_vs_sham.nes_heatmap.png",
-              "results/enrichment/summary/pain_vs_sham.running_sum.png",
-              "results/rescue/snrna/genes_scatter.png", "--configfile", str(cfg))
+    snakemake(
+        wf,
+        "results/key_findings.html",
+        "results/enrichment/summary/pain_vs_sham.nes_heatmap.png",
+        "results/enrichment/summary/pain_vs_sham.running_sum.png",
+        "results/rescue/snrna/genes_scatter.png",
+        "--configfile",
+        str(cfg),
+    )
     return wf
 
 

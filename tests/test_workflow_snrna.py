@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from acc_tiam1 import de, demo_snrna
+from acc_tiam1 import de, demo
 from conftest import REPO, copy_workflow, snakemake, write_config
 from sklearn.metrics import adjusted_rand_score
 
@@ -20,8 +20,12 @@ pytestmark = pytest.mark.e2e
 SMALL_TYPES = ["L2/3 IT", "L5 ET", "Astro", "Oligo", "Microglia"]
 CONTRASTS = [
     {"name": "pain_vs_sham", "variable": "condition", "target": "pain", "reference": "sham"},
-    {"name": "ketamine_rescue", "variable": "condition", "target": "pain_ketamine",
-     "reference": "pain"},
+    {
+        "name": "ketamine_rescue",
+        "variable": "condition",
+        "target": "pain_ketamine",
+        "reference": "pain",
+    },
 ]
 
 
@@ -31,8 +35,9 @@ def small_snrna_config(wf) -> dict:
     config.pop("bulk", None)
     config["contrasts"] = CONTRASTS
     config.setdefault("rescue", {})["enabled"] = False
-    config["demo"].update({"snrna_nuclei_per_sample": 500, "snrna_genes": 2000,
-                           "snrna_cell_types": SMALL_TYPES})
+    config["demo"].update(
+        {"snrna_nuclei_per_sample": 500, "snrna_genes": 2000, "snrna_cell_types": SMALL_TYPES}
+    )
     sheet = pd.read_csv(wf / "config/demo/snrna_samples.tsv", sep="\t")
     sheet = sheet[sheet["condition"] != "sham_ketamine"]
     sheet.to_csv(wf / "config/demo/snrna_small.tsv", sep="\t", index=False)
@@ -44,8 +49,9 @@ def small_snrna_config(wf) -> dict:
 def snrna_run(tmp_path_factory):
     wf = copy_workflow(tmp_path_factory.mktemp("snrna_demo") / "wf")
     config = write_config(wf / "small.yaml", small_snrna_config(wf))
-    snakemake(wf, "--configfile", str(config), "--report-after-run", "--report",
-              "results/report.html")
+    snakemake(
+        wf, "--configfile", str(config), "--report-after-run", "--report", "results/report.html"
+    )
     return wf
 
 
@@ -60,8 +66,9 @@ def test_fresh_rerun_gives_byte_identical_tables(snrna_run, tmp_path):
     tables = sorted(p.relative_to(reference) for p in reference.rglob("*.tsv"))
     assert any(str(t).startswith("enrichment/") for t in tables)
     assert "snrna/umap.tsv" in map(str, tables) and len(tables) > 30
-    differ = [str(t) for t in tables
-              if not filecmp.cmp(reference / t, wf / "results" / t, shallow=False)]
+    differ = [
+        str(t) for t in tables if not filecmp.cmp(reference / t, wf / "results" / t, shallow=False)
+    ]
     assert differ == []
 
 
@@ -71,28 +78,42 @@ def read(wf, rel):
 
 def test_outputs_report_and_annotated_h5ad(snrna_run):
     wf = snrna_run
-    for rel in ["results/snrna/qc/filter_summary.tsv", "results/snrna/qc/SN01.qc.png",
-                "results/snrna/annotation/marker_dotplot.png",
-                "results/snrna/annotation/umap_genes.png",
-                "results/snrna/composition/tests.tsv", "results/snrna/de/summary.tsv",
-                "results/snrna/de/L2-3_IT/pain_vs_sham.volcano.png",
-                "results/snrna/pathway/gene_sets.png"]:
+    for rel in [
+        "results/snrna/qc/filter_summary.tsv",
+        "results/snrna/qc/SN01.qc.png",
+        "results/snrna/annotation/marker_dotplot.png",
+        "results/snrna/annotation/umap_genes.png",
+        "results/snrna/composition/tests.tsv",
+        "results/snrna/de/summary.tsv",
+        "results/snrna/de/L2-3_IT/pain_vs_sham.volcano.png",
+        "results/snrna/pathway/gene_sets.png",
+    ]:
         assert (wf / rel).stat().st_size > 0, rel
     html = (wf / "results/report.html").read_text()
-    for category in ("3. snRNA QC", "4. snRNA clustering and annotation",
-                     "5. snRNA pseudobulk DE"):
+    for category in ("3. snRNA QC", "4. snRNA clustering and annotation", "5. snRNA pseudobulk DE"):
         assert category in html
     adata = ad.read_h5ad(wf / "results/snrna/annotated.h5ad", backed="r")
-    for col in ("sample", "condition", "sex", "batch", "total_counts", "n_genes", "pct_mito",
-                "doublet_score", "leiden", "cell_type"):
+    for col in (
+        "sample",
+        "condition",
+        "sex",
+        "batch",
+        "total_counts",
+        "n_genes",
+        "pct_mito",
+        "doublet_score",
+        "leiden",
+        "cell_type",
+    ):
         assert col in adata.obs.columns, col
     assert {"X_pca", "X_umap"} <= set(adata.obsm.keys())
     counts = adata.layers["counts"][:200]
     assert np.issubdtype(counts.dtype, np.integer)
     # Every filter's removals are counted, and the numbers add up.
     summary = read(wf, "results/snrna/qc/filter_summary.tsv")
-    assert (summary["failed_qc"] + summary["doublets"] + summary["nuclei_kept"]
-            == summary["nuclei_in"]).all()
+    assert (
+        summary["failed_qc"] + summary["doublets"] + summary["nuclei_kept"] == summary["nuclei_in"]
+    ).all()
     assert adata.n_obs == summary["nuclei_kept"].sum()
 
 
@@ -122,8 +143,10 @@ def test_planted_genes_found_in_planted_types(snrna_run):
         sig = m["padj"] < 0.05
         sensitivity = sig[is_planted].mean()
         precision = is_planted[sig].mean()
-        print(f"{cell_type}: {sig[is_planted].sum()}/{is_planted.sum()} planted genes found, "
-              f"precision {precision:.2f}")
+        print(
+            f"{cell_type}: {sig[is_planted].sum()}/{is_planted.sum()} planted genes found, "
+            f"precision {precision:.2f}"
+        )
         assert sensitivity > 0.5 and precision > 0.85, (cell_type, sensitivity, precision)
         hits = m[is_planted & sig]
         assert (np.sign(hits["log2FoldChange"]) == np.sign(hits["pain_log2fc"])).all()
@@ -169,19 +192,25 @@ def test_methods_page_describes_the_snrna_run(snrna_run):
     filters = read(snrna_run, "results/snrna/qc/filter_summary.tsv")
     plan = read(snrna_run, "results/snrna/pseudobulk/plan.tsv")
     tested = plan[plan["status"] == "tested"]
-    for heading in ("Single-nucleus RNA-seq: quality control",
-                    "Single-nucleus RNA-seq: integration, clustering and annotation",
-                    "Single-nucleus RNA-seq: pseudobulk differential expression",
-                    "Gene-set enrichment"):
+    for heading in (
+        "Single-nucleus RNA-seq: quality control",
+        "Single-nucleus RNA-seq: integration, clustering and annotation",
+        "Single-nucleus RNA-seq: pseudobulk differential expression",
+        "Gene-set enrichment",
+    ):
         assert f"<h3>{heading}</h3>" in page, heading
     # Branches that did not run get no paragraph.
     assert "<h3>Bulk RNA-seq</h3>" not in page and "<h3>Ketamine rescue</h3>" not in page
     # Numbers come from the result tables, settings from the config.
-    assert (f"Single-nucleus count matrices of 9 animals ({filters['nuclei_in'].sum():,} "
-            "nuclei in the input matrices)") in page
+    assert (
+        f"Single-nucleus count matrices of 9 animals ({filters['nuclei_in'].sum():,} "
+        "nuclei in the input matrices)"
+    ) in page
     assert f"leaving {filters['nuclei_kept'].sum():,} nuclei" in page
-    assert (f"{len(tested)} of {len(plan)} cell type \u00d7 contrast combinations "
-            f"({tested['cell_type'].nunique()} cell types") in page
+    assert (
+        f"{len(tested)} of {len(plan)} cell type \u00d7 contrast combinations "
+        f"({tested['cell_type'].nunique()} cell types"
+    ) in page
     assert "with PyDESeq2" in page and "as the bulk data" not in page
     assert "design ~ sex + condition" in page and "more than 5 MADs" in page
     assert "Harmony" in page  # two batches in the demo sheet
@@ -193,37 +222,49 @@ def test_methods_page_describes_the_snrna_run(snrna_run):
 
 def bad_study(wf, write_sample):
     """Six tiny samples, one of them written by ``write_sample(adata, folder) -> path``."""
-    from acc_tiam1 import demo, io
+    from acc_tiam1 import io
 
-    modules = {k: v for k, v in io.read_gmt(wf / "config/genesets/tiam1_rac1.gmt").items()
-               if k in (*demo.CORE_MODULES, demo.ACTIVITY_MODULE)}
-    study = demo_snrna.build_study(io.read_markers(wf / "config/markers/acc_markers.tsv"),
-                                   modules, n_genes=800, seed=1,
-                                   cell_types=["L2/3 IT", "Oligo", "Astro"])
+    modules = demo.demo_modules(wf / "config/genesets/tiam1_rac1.gmt")
+    study = demo.build_study(
+        io.read_markers(wf / "config/markers/acc_markers.tsv"),
+        modules,
+        n_genes=800,
+        seed=1,
+        cell_types=["L2/3 IT", "Oligo", "Astro"],
+    )
     rows = []
     data = wf / "data"
     data.mkdir()
-    for i, cond in enumerate(["sham", "sham", "pain", "pain", "pain_ketamine",
-                              "pain_ketamine"]):
-        adata, _ = demo_snrna.simulate_sample(study, f"s{i}", {"condition": cond}, i, 150)
+    for i, cond in enumerate(["sham", "sham", "pain", "pain", "pain_ketamine", "pain_ketamine"]):
+        adata, _ = demo.simulate_sample(study, f"s{i}", {"condition": cond}, i, 150)
         path = data / f"s{i}.h5"
         if i == 3:
             path = write_sample(adata, data)
         else:
-            demo_snrna.write_10x_h5(adata, path)
-        rows.append({"sample": f"s{i}", "path": f"../data/{path.name}", "condition": cond,
-                     "sex": ["F", "M"][i % 2]})
+            demo.write_10x_h5(adata, path)
+        rows.append(
+            {
+                "sample": f"s{i}",
+                "path": f"../data/{path.name}",
+                "condition": cond,
+                "sex": ["F", "M"][i % 2],
+            }
+        )
     (wf / "sheets").mkdir()
     pd.DataFrame(rows).to_csv(wf / "sheets/sn.tsv", sep="\t", index=False)
-    config = {"snrna": {"samples": "sheets/sn.tsv", "design": "~ sex + condition"},
-              "contrasts": CONTRASTS, "rescue": {"enabled": False}}
+    config = {
+        "snrna": {"samples": "sheets/sn.tsv", "design": "~ sex + condition"},
+        "contrasts": CONTRASTS,
+        "rescue": {"enabled": False},
+    }
     return write_config(wf / "bad.yaml", config)
 
 
 def run_bad(wf, config, *targets, dry=False):
     # Targets first: --configfile takes every value that follows it.
-    proc = snakemake(wf, *targets, "--configfile", str(config), *(["-n"] if dry else []),
-                     check=False)
+    proc = snakemake(
+        wf, *targets, "--configfile", str(config), *(["-n"] if dry else []), check=False
+    )
     assert proc.returncode != 0, proc.stdout[-3000:]
     assert "Traceback" not in proc.stdout, proc.stdout[-3000:]
     return proc.stdout
@@ -266,5 +307,6 @@ def test_missing_path_and_missing_level_fail_at_parse_time(workflow_copy):
     sheet = sheet[sheet["condition"] != "pain_ketamine"]
     sheet.to_csv(workflow_copy / "sheets/sn.tsv", sep="\t", index=False)
     out = run_bad(workflow_copy, config, dry=True)
-    assert ("contrast 'ketamine_rescue': no single-nucleus sample has condition = "
-            "'pain_ketamine'") in out
+    assert (
+        "contrast 'ketamine_rescue': no single-nucleus sample has condition = 'pain_ketamine'"
+    ) in out

@@ -81,9 +81,7 @@ def design_variables(design: str, where: str = "design") -> list[str]:
 
     text = design.strip()
     if not text.startswith("~"):
-        raise InputError(
-            f"design '{design}' must start with '~', e.g. '~ sex + condition'.", where
-        )
+        raise InputError(f"design '{design}' must start with '~', e.g. '~ sex + condition'.", where)
     try:
         formula = Formula(text)
         required = formula.required_variables
@@ -117,9 +115,7 @@ def reference_levels(
     return refs
 
 
-def make_coldata(
-    sheet: pd.DataFrame, design: str, contrasts: Sequence[Contrast]
-) -> pd.DataFrame:
+def make_coldata(sheet: pd.DataFrame, design: str, contrasts: Sequence[Contrast]) -> pd.DataFrame:
     """Design variables of a sample sheet as categoricals with explicit reference levels.
 
     The reference level comes first in ``categories``; formulaic, and hence pydeseq2,

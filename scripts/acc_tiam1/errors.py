@@ -20,6 +20,7 @@ class InputError(ValueError):
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
+        """The message, prefixed with the file it is about."""
         if self.path:
             return f"{self.path}: {self.message}"
         return self.message

@@ -63,9 +63,7 @@ def _cell(value):
     return value
 
 
-def interactive_table(
-    table: pd.DataFrame, title: str, note: str = "", max_rows: int = 5000
-) -> str:
+def interactive_table(table: pd.DataFrame, title: str, note: str = "", max_rows: int = 5000) -> str:
     """Render a table as a standalone HTML page with search, sort and paging.
 
     Parameters
@@ -88,11 +86,16 @@ def interactive_table(
         note = (f"{note} " if note else "") + (
             f"Showing the first {max_rows} of {len(table)} rows; the TSV has them all."
         )
-    numeric = [bool(pd.api.types.is_numeric_dtype(shown[c])) and
-               not pd.api.types.is_bool_dtype(shown[c]) for c in shown.columns]
+    numeric = [
+        bool(pd.api.types.is_numeric_dtype(shown[c])) and not pd.api.types.is_bool_dtype(shown[c])
+        for c in shown.columns
+    ]
     rows = [[_cell(v) for v in row] for row in shown.itertuples(index=False, name=None)]
-    payload = json.dumps({"columns": list(map(str, shown.columns)), "rows": rows,
-                          "numeric": numeric}, allow_nan=False, separators=(",", ":"))
+    payload = json.dumps(
+        {"columns": list(map(str, shown.columns)), "rows": rows, "numeric": numeric},
+        allow_nan=False,
+        separators=(",", ":"),
+    )
     # A JSON payload cannot close the script element it sits in.
     payload = payload.replace("</", "<\\/")
     head = "".join(

@@ -39,7 +39,7 @@ def _first_data_line(path: Path) -> str:
 
 
 def sniff_separator(path: str | Path) -> str:
-    """Guess whether a table is tab- or comma-separated from its header line.
+    r"""Guess whether a table is tab- or comma-separated from its header line.
 
     Parameters
     ----------
@@ -232,9 +232,7 @@ def read_count_matrix(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             f"{len(dup)} duplicated gene id(s): {shown}. Sum or remove duplicates first.",
             path,
         )
-    genes = pd.DataFrame(
-        {"gene": symbols if symbols is not None else ids}, index=counts.index
-    )
+    genes = pd.DataFrame({"gene": symbols if symbols is not None else ids}, index=counts.index)
     genes.loc[genes["gene"].isin(["", "NA", "nan"]), "gene"] = genes.index[
         genes["gene"].isin(["", "NA", "nan"])
     ]
@@ -295,7 +293,8 @@ def _to_counts(values: pd.DataFrame, ids: list[str], path: Path) -> pd.DataFrame
             path,
         )
     counts = pd.DataFrame(
-        np.round(arr).astype(np.int64), index=pd.Index(ids, name="gene_id"),
+        np.round(arr).astype(np.int64),
+        index=pd.Index(ids, name="gene_id"),
         columns=[str(c) for c in numeric.columns],
     )
     return counts
@@ -341,8 +340,7 @@ def match_samples(
         )
     if unmatched:
         problems.append(
-            "column(s) of the matrix that match no sample of the sheet: "
-            + ", ".join(unmatched)
+            "column(s) of the matrix that match no sample of the sheet: " + ", ".join(unmatched)
         )
     if problems:
         raise InputError("; ".join(problems) + ".", matrix_path)

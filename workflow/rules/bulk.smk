@@ -29,7 +29,7 @@ rule bulk_vst:
         "benchmarks/bulk/vst.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=mem_mb(1500, 20),
         runtime=runtime(15, 0.5),
@@ -125,14 +125,14 @@ rule bulk_de_fit:
         "benchmarks/bulk/de_fit.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=mem_mb(2000, 30),
         runtime=runtime(30, 1),
     params:
         design=lambda wc: BULK.design,
         contrasts=config["contrasts"],
-        min_replicates_for_replace=config["de"]["min_replicates_for_replace"],
+        de=de_params(),
     script:
         "../../scripts/de_fit.py"
 
@@ -154,16 +154,13 @@ rule bulk_de_contrast:
         "benchmarks/bulk/de_{contrast}.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=mem_mb(2000, 2),
         runtime=runtime(20, 0.2),
     params:
         contrast=lambda wc: contrast_config(wc.contrast),
-        alpha=config["de"]["alpha"],
-        cooks_filter=config["de"]["cooks_filter"],
-        independent_filter=config["de"]["independent_filter"],
-        lfc_shrink=config["de"]["lfc_shrink"],
+        de=de_params(),
     script:
         "../../scripts/de_contrast.py"
 

@@ -6,7 +6,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from acc_tiam1 import config as cfg  # noqa: E402
+from acc_tiam1 import inputs  # noqa: E402
 from acc_tiam1.errors import InputError  # noqa: E402
 from acc_tiam1.schema import check_unknown_keys  # noqa: E402
 from snakemake.common.configfile import load_configfile  # noqa: E402
@@ -20,15 +20,15 @@ except InputError as err:
 validate(config, schema="../schemas/config.schema.yaml")
 
 ENV = "../envs/analysis.yaml"
-DEMO_OUTPUTS = [cfg.DEMO_BULK_COUNTS]
+DEMO_OUTPUTS = [inputs.DEMO_BULK_COUNTS]
 
 try:
-    CONTRASTS = cfg.contrasts(config)
-    BULK = cfg.check_bulk(config, producible=DEMO_OUTPUTS)
+    CONTRASTS = inputs.contrasts(config)
+    BULK = inputs.check_bulk(config, producible=DEMO_OUTPUTS)
     if BULK is not None:
         validate(BULK.samples.reset_index(), schema="../schemas/samples.schema.yaml")
-    DEMO_OUTPUTS += cfg.demo_snrna_outputs()
-    SNRNA = cfg.check_snrna(config, producible=DEMO_OUTPUTS)
+    DEMO_OUTPUTS += inputs.demo_snrna_outputs()
+    SNRNA = inputs.check_snrna(config, producible=DEMO_OUTPUTS)
     if SNRNA is not None:
         validate(SNRNA.samples.reset_index(), schema="../schemas/samples.schema.yaml")
 except InputError as err:
@@ -37,8 +37,8 @@ except InputError as err:
 CONTRAST_NAMES = [c.name for c in CONTRASTS]
 
 try:
-    GENESET_FILES = cfg.check_genesets(config)
-    RESCUE = cfg.check_rescue(config, BULK)
+    GENESET_FILES = inputs.check_genesets(config)
+    RESCUE = inputs.check_rescue(config, BULK)
 except InputError as err:
     raise WorkflowError(f"Invalid input. {err}") from None
 
@@ -134,6 +134,20 @@ def all_outputs():
         + snrna_outputs()
         + ["results/provenance/methods.html"]
     )
+
+
+def de_params():
+    """The DE settings of every DESeq2 rule (fits and Wald tests), as one parameter."""
+    return {
+        k: config["de"][k]
+        for k in (
+            "alpha",
+            "cooks_filter",
+            "independent_filter",
+            "lfc_shrink",
+            "min_replicates_for_replace",
+        )
+    }
 
 
 def contrast_config(name):

@@ -25,14 +25,14 @@ rule demo_bulk:
 
 rule demo_snrna:
     input:
-        samples=cfg.DEMO_SNRNA_SHEET,
+        samples=inputs.DEMO_SNRNA_SHEET,
         genesets="config/genesets/tiam1_rac1.gmt",
         markers="config/markers/acc_markers.tsv",
     output:
-        matrices=cfg.demo_snrna_outputs(),
-        truth_nuclei=cfg.DEMO_SNRNA_TRUTH["nuclei"],
-        truth_genes=cfg.DEMO_SNRNA_TRUTH["genes"],
-        truth_cell_types=cfg.DEMO_SNRNA_TRUTH["cell_types"],
+        matrices=inputs.demo_snrna_outputs(),
+        truth_nuclei=inputs.DEMO_SNRNA_TRUTH["nuclei"],
+        truth_genes=inputs.DEMO_SNRNA_TRUTH["genes"],
+        truth_cell_types=inputs.DEMO_SNRNA_TRUTH["cell_types"],
     log:
         "logs/demo/snrna.log",
     benchmark:

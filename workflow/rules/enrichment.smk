@@ -42,6 +42,10 @@ rule enrichment_gsea:
         gsea=gsea_params(),
         genesets=GENESET_FILES,
         contrasts=CONTRAST_NAMES,
+        # The contrast of each input table, in input order.
+        table_contrasts=lambda wc: [
+            c for ds, c in enrichment_pairs() if ds == wc.dataset
+        ],
     script:
         "../../scripts/enrichment_gsea.py"
 
@@ -76,6 +80,7 @@ rule enrichment_ora:
         mem_mb=mem_mb(1500, 2),
         runtime=runtime(15, 0.1),
     params:
+        table_keys=lambda wc: enrichment_pairs(),
         padj=config["enrichment"]["ora"]["padj"],
         lfc_threshold=config["enrichment"]["ora"]["lfc_threshold"],
         min_size=config["enrichment"]["min_size"],
@@ -108,8 +113,7 @@ rule enrichment_summary:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10),
     params:
-        min_size=config["enrichment"]["min_size"],
-        max_size=config["enrichment"]["max_size"],
+        table_keys=lambda wc: enrichment_pairs(),
     script:
         "../../scripts/enrichment_summary.py"
 
@@ -169,6 +173,7 @@ rule enrichment_running_sum:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10),
     params:
+        datasets=lambda wc: [ds for ds, _ in enrichment_pairs(wc.contrast)],
         titles=dataset_titles(),
         focus_sets=config["enrichment"]["focus_sets"],
         fdr=config["enrichment"]["fdr"],

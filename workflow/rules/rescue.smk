@@ -44,6 +44,7 @@ rule rescue_tables:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10, 0.05),
     params:
+        datasets=lambda wc: rescue_datasets(wc.branch),
         titles=dataset_titles(),
         pain_contrast=lambda wc: RESCUE.pain_contrast,
         ketamine_contrast=lambda wc: RESCUE.ketamine_contrast,
@@ -117,7 +118,7 @@ rule rescue_interaction_de:
         "benchmarks/enrichment/rescue/bulk/interaction_de.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=mem_mb(2000, 30),
         runtime=runtime(30, 1),
@@ -125,11 +126,7 @@ rule rescue_interaction_de:
         design=lambda wc: RESCUE.interaction_design,
         levels=lambda wc: RESCUE.interaction_levels,
         coefficient=lambda wc: RESCUE.interaction_coefficient,
-        alpha=config["de"]["alpha"],
-        cooks_filter=config["de"]["cooks_filter"],
-        independent_filter=config["de"]["independent_filter"],
-        lfc_shrink=config["de"]["lfc_shrink"],
-        min_replicates_for_replace=config["de"]["min_replicates_for_replace"],
+        de=de_params(),
     script:
         "../../scripts/rescue_interaction.py"
 

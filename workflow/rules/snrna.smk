@@ -434,7 +434,7 @@ rule snrna_de_fit:
     params:
         design=lambda wc: SNRNA.design,
         contrasts=snrna_fit_contrasts,
-        min_replicates_for_replace=config["de"]["min_replicates_for_replace"],
+        de=de_params(),
         label=lambda wc: snrna_label(wc.cell_type),
     script:
         "../../scripts/de_fit.py"
@@ -461,10 +461,7 @@ rule snrna_de_contrast:
         runtime=runtime(15, 0.2),
     params:
         contrast=lambda wc: contrast_config(wc.contrast),
-        alpha=config["de"]["alpha"],
-        cooks_filter=config["de"]["cooks_filter"],
-        independent_filter=config["de"]["independent_filter"],
-        lfc_shrink=config["de"]["lfc_shrink"],
+        de=de_params(),
         label=lambda wc: snrna_label(wc.cell_type),
     script:
         "../../scripts/de_contrast.py"
@@ -543,6 +540,7 @@ rule snrna_de_summary:
         mem_mb=mem_mb(800, 2),
         runtime=runtime(5),
     params:
+        table_keys=lambda wc: snrna_tested(),
         alpha=config["de"]["alpha"],
     script:
         "../../scripts/snrna_de_summary.py"

@@ -1,0 +1,241 @@
+"""Helpers shared by the benchmark scripts (not a benchmark itself).
+
+- the machine: CPU model, cores, RAM (:func:`machine_info`), and its load average;
+- :func:`run_measured`: a subprocess's wall time and peak resident memory (the largest
+  single process of its tree, from ``wait4``), independent of what else this process ran;
+- :class:`MemorySampler`: summed resident memory of a process tree over time, and the
+  load average at each sample (to look up the load at any moment of a run);
+- the result file every stage script writes and ``run_all.py`` reads.
+
+Result file (JSON)::
+
+    {"script": "bulk_de_benchmark.py", "machine": {...}, "started": "...", "finished": "...",
+     "rows": [ROW, ...], "details": {...}}
+
+Each ROW is one line of the consolidated table (``None`` where not measured):
+
+``stage``, ``size``
+    e.g. ``"bulk DE"``, ``"12 samples x 30000 genes"``;
+``ours_s``, ``ours_peak_mb``
+    our wall time (s) and peak resident memory (MB);
+``reference``, ``ref_s``, ``ref_peak_mb``
+    the reference tool, its wall time and peak memory;
+``agreement``
+    short text, e.g. ``"Spearman stat 1.0000; Jaccard padj<0.1 1.000"``;
+``load_start``, ``load_end``
+    1-minute load average when the stage started and ended;
+``note``
+    what the numbers include.
+
+``details`` holds each script's own tables (per rule, per cell type, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+
+#: Where stage scripts write their result file when not told otherwise.
+DEFAULT_RESULTS = Path(tempfile.gettempdir()) / "acc_tiam1_benchmarks"
+
+ROW_KEYS = (
+    "stage",
+    "size",
+    "ours_s",
+    "ours_peak_mb",
+    "reference",
+    "ref_s",
+    "ref_peak_mb",
+    "agreement",
+    "load_start",
+    "load_end",
+    "note",
+)
+
+
+# -- the machine ----------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    """CPU model, logical cores (all and usable by this process), RAM, Python version."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "host": platform.node(),
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "os": platform.platform(terse=True),
+    }
+
+
+def machine_line(info: dict | None = None) -> str:
+    info = info or machine_info()
+    return (
+        f"machine: {info['cpu_model']}, {info['cores']} cores ({info['usable_cores']} "
+        f"usable), {info['ram_gb']} GB RAM, {info['os']}, Python {info['python']}"
+    )
+
+
+def loadavg() -> float:
+    """1-minute load average."""
+    return round(os.getloadavg()[0], 2)
+
+
+def now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+# -- measuring processes ------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    returncode: int
+    seconds: float
+    #: ru_maxrss of the process and its waited-for descendants: the largest one, not a sum.
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def run_measured(
+    cmd: list[str], cwd: str | Path | None = None, env: dict | None = None
+) -> Measured:
+    """Run ``cmd`` to completion; its wall time, peak RSS and output.
+
+    Output goes through temporary files (no pipe can fill up), and the child is reaped
+    with ``os.wait4`` so that its resource usage is its own, not that of every child this
+    process ever had.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Measured(proc.returncode, seconds, usage.ru_maxrss / 1024, out.read(), err.read())
+
+
+class MemorySampler(threading.Thread):
+    """Peak of the summed RSS of a process and all its descendants, sampled every
+    ``interval`` seconds, and the 1-minute load average at each sample."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak_mb = pid, interval, 0.0
+        #: (time.time(), 1-minute load average) pairs.
+        self.loads: list[tuple[float, float]] = []
+        self._done = threading.Event()
+
+    def run(self):
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._done.is_set():
+            self.loads.append((time.time(), loadavg()))
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                break
+            total = 0
+            for p in procs:
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+            time.sleep(self.interval)
+
+    def stop(self):
+        self._done.set()
+        self.join(timeout=5)
+
+    def load_at(self, when: float) -> float | None:
+        """Load average of the sample nearest to ``when`` (a ``time.time()`` value)."""
+        if not self.loads:
+            return None
+        return min(self.loads, key=lambda s: abs(s[0] - when))[1]
+
+
+# -- result files -------------------------------------------------------------------------
+
+
+def row(stage: str, size: str, **values) -> dict:
+    """One consolidated-table row; unknown keys are an error, missing ones None."""
+    unknown = set(values) - set(ROW_KEYS)
+    if unknown:
+        raise KeyError(f"not a result column: {sorted(unknown)}")
+    return {k: values.get(k) for k in ROW_KEYS} | {"stage": stage, "size": size}
+
+
+def write_results(
+    path: str | Path,
+    script: str,
+    rows: list[dict],
+    started: str,
+    details: dict | None = None,
+    machine: dict | None = None,
+) -> Path:
+    """Write a stage script's result file (see the module docstring); returns its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "script": script,
+        "machine": machine or machine_info(),
+        "started": started,
+        "finished": now(),
+        "rows": rows,
+        "details": details or {},
+    }
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_text(json.dumps(_clean(doc), indent=1, default=_jsonable, allow_nan=False) + "\n")
+    tmp.replace(path)
+    print(f"results written: {path}", flush=True)
+    return path
+
+
+def read_results(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _clean(value):
+    """NaN and infinities as None (JSON has neither), recursively."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _jsonable(value):
+    """numpy scalars and other leftovers: as plain Python values (NaN stays NaN)."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

@@ -1,0 +1,27 @@
+"""Differential expression with DESeq2's method, shared by bulk and pseudobulk data.
+
+One fit per design (:func:`fit_deseq`), then one Wald test per contrast on that fit
+(:func:`contrast_table`). The defaults follow R's DESeq2 (alpha 0.1, independent
+filtering, Cook's distance filtering and outlier replacement from 7 replicates).
+
+The fit is a pydeseq2 ``DeseqDataSet`` whose estimation steps are replaced by
+:mod:`acc_tiam1.deseq2`, which runs them as R's DESeq2 does (so that the called
+genes agree with R's) and vectorised over genes (so that it is faster than R).
+
+Figures (volcano, MA) are in :mod:`acc_tiam1.de.plots`.
+"""
+
+from ._fit import DE_COLUMNS, fit_deseq, load_fit, normalized_counts, save_fit
+from ._tables import coefficient_table, contrast_table, sort_de_table, summarise_tables
+
+__all__ = [
+    "DE_COLUMNS",
+    "coefficient_table",
+    "contrast_table",
+    "fit_deseq",
+    "load_fit",
+    "normalized_counts",
+    "save_fit",
+    "sort_de_table",
+    "summarise_tables",
+]

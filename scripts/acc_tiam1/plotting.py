@@ -1,0 +1,104 @@
+"""What every figure shares: colours, palettes, saving, message panels and panel grids.
+
+Each plotting function of the stage packages (``acc_tiam1.<stage>.plots``) returns a
+matplotlib Figure; :func:`save` writes it.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+UP = "#c0392b"
+DOWN = "#2e6db4"
+GREY = "#b8b8b8"
+
+
+def short(name: str, width: int = 42) -> str:
+    """A set name cut to ``width`` characters for axis labels."""
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def message_figure(title: str, message: str, size=(6, 2.2)):
+    """A figure holding only a message (when there is nothing to plot)."""
+    fig, ax = plt.subplots(figsize=size)
+    ax.axis("off")
+    ax.text(0.5, 0.5, textwrap.fill(message, 70), ha="center", va="center", fontsize=10)
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def panel_grid(
+    draw,
+    items: Mapping[str, object],
+    title: str,
+    panel_size=(5.2, 4.6),
+    max_cols: int = 4,
+    **kwargs,
+):
+    """One panel per item, drawn by ``draw(value, title=panel_title, ax=ax, **kwargs)``.
+
+    Parameters
+    ----------
+    draw
+        :func:`acc_tiam1.rescue.plots.rescue_scatter` or
+        :func:`acc_tiam1.rescue.plots.pathway_scatter` (anything taking ``ax=``).
+    items
+        ``{panel title: data}``, in panel order.
+    title
+        Figure title.
+    """
+    if not items:
+        return message_figure(title, "No dataset has both the pain and the ketamine contrast.")
+    n = len(items)
+    ncol = min(n, max_cols)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(panel_size[0] * ncol, panel_size[1] * nrow), squeeze=False
+    )
+    for ax, (name, value) in zip(axes.flat, items.items(), strict=False):
+        draw(value, title=name, ax=ax, **kwargs)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    if n > 1:
+        fig.suptitle(title, fontsize=11)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (panel_size[1] * nrow)))
+    else:
+        fig.tight_layout()
+    return fig
+
+
+def save(fig, path: str | Path, dpi: int = 120) -> None:
+    """Save a figure (atomically, without run-dependent metadata) and close it."""
+    from .io import atomic_output
+
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(
+            tmp,
+            format=path.suffix.lstrip(".") or "png",
+            dpi=dpi,
+            bbox_inches="tight",
+            metadata={"Software": None},
+        )
+    plt.close(fig)
+
+
+def palette(levels: Sequence[str]) -> dict[str, tuple]:
+    """One colour per level (tab10, or tab20 above 10 levels)."""
+    cmap = plt.get_cmap("tab10" if len(levels) <= 10 else "tab20")
+    return {lvl: cmap(i % cmap.N) for i, lvl in enumerate(levels)}
+
+
+def fmt_p(x) -> str:
+    """A p-value or FDR for a figure label: 3 decimals, ``< 0.001`` or ``n.a.``."""
+    if x is None or not np.isfinite(x):
+        return "n.a."
+    return "< 0.001" if x < 0.001 else f"{x:.3f}"

@@ -1,0 +1,62 @@
+"""Ketamine rescue: which pain effects ketamine reverses, gene by gene and pathway by pathway.
+
+Two contrasts are compared: the *pain effect* (e.g. pain vs sham) and the *ketamine
+effect* in pain animals (e.g. pain + ketamine vs pain). A pain-induced change is
+rescued when the ketamine effect points the other way and undoes enough of it.
+
+Gene rule (:func:`classify_genes`), with ``r = -LFC_ketamine / LFC_pain``, the fraction of
+the pain effect that ketamine removes (1 = back to sham level, 0 = no change, < 0 =
+pushed further):
+
+- **pain gene**: ``padj_pain < padj`` and ``|LFC_pain| >= lfc_threshold``;
+- ``rescued``: pain gene, ``padj_ketamine < padj`` and ``r >= rescued_fraction``;
+- ``partially_rescued``: pain gene, ``padj_ketamine < padj`` and
+  ``partial_fraction <= r < rescued_fraction``;
+- ``not_rescued``: every other pain gene (ketamine effect not significant, too small,
+  or in the same direction as pain);
+- ``ketamine_only``: not a pain gene, ``padj_ketamine < padj`` and
+  ``|LFC_ketamine| >= lfc_threshold``;
+- ``unchanged``: the rest (including genes without an adjusted p-value in a contrast).
+
+Fold changes are the unshrunk maximum-likelihood estimates (``log2FoldChange``), which
+exist for every contrast; shrunk ones exist only where a contrast is one coefficient.
+
+Pathway rule (:func:`pathway_reversal`): a set is ``reversed`` when it is enriched
+(FDR < ``fdr``) in the pain contrast and enriched in the opposite direction in the
+ketamine contrast.
+
+
+Figures are in :mod:`acc_tiam1.rescue.plots`.
+"""
+
+from ._classes import (
+    CLASSES,
+    STATUSES,
+    class_counts,
+    classify_genes,
+    interaction_references,
+    pathway_reversal,
+)
+from ._findings import (
+    class_count_matrix,
+    coverage_notes,
+    findings_settings,
+    findings_summary,
+    key_findings,
+    key_findings_html,
+)
+
+__all__ = [
+    "CLASSES",
+    "STATUSES",
+    "class_count_matrix",
+    "class_counts",
+    "classify_genes",
+    "coverage_notes",
+    "findings_settings",
+    "findings_summary",
+    "interaction_references",
+    "key_findings",
+    "key_findings_html",
+    "pathway_reversal",
+]

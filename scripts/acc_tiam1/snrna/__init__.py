@@ -1,0 +1,121 @@
+"""Single-nucleus RNA-seq: reading, per-sample QC, integration, annotation, pseudobulk.
+
+Every function works on plain AnnData/pandas objects and knows nothing about
+Snakemake, so each step can be tested on a few hundred simulated nuclei.
+
+Conventions
+-----------
+- Per-sample matrices are standardised by :func:`read_sample`: ``X`` holds raw integer
+  counts (CSR, int32), ``var`` is indexed by gene id with the symbol in ``var["gene"]``
+  and ``obs`` by the barcode.
+- After merging, ``layers["counts"]`` keeps the raw counts and ``X`` the log-normalised
+  values; ``obs["sample"]`` names the animal, the unit of every test.
+- Cell-type labels (``"L2/3 IT"``) become file names through :func:`safe_name` only.
+
+Layout: ``_readers`` (10x .h5, matrix folders, .h5ad), ``_qc`` (per-sample QC and
+doublets), ``_integrate`` (merge, normalise, PCA, Harmony in ``_harmony``, kNN, UMAP,
+Leiden), ``_annotate`` (marker-based cluster labels), ``_composition``, ``_pseudobulk``
+(counts per animal x cell type, filters, DE plan), ``_pathway``; figures in
+:mod:`acc_tiam1.snrna.plots`. The demo's nuclei are simulated by :mod:`acc_tiam1.demo`.
+"""
+
+from ._annotate import (
+    ANNOTATION_COLUMNS,
+    annotate,
+    annotation_table,
+    apply_annotation,
+    assign_clusters,
+    cluster_score_means,
+    marker_expression,
+    marker_genes,
+    marker_scores,
+    read_annotation_table,
+)
+from ._composition import clr, composition_counts, composition_tests
+from ._integrate import (
+    batch_levels,
+    integrate,
+    leiden,
+    merge_samples,
+    neighbour_search,
+    normalise,
+    umap,
+)
+from ._names import UNASSIGNED, safe_name, safe_names
+from ._pathway import log_cpm, pathway_table
+from ._pseudobulk import (
+    filter_by_expr,
+    filter_pseudobulk_samples,
+    plan_cell_type,
+    pseudobulk,
+    pseudobulk_plan,
+)
+from ._qc import (
+    QC_COLUMNS,
+    detect_doublets,
+    mad_bounds,
+    mito_mask,
+    qc_flags,
+    qc_metrics,
+    qc_thresholds,
+    sample_qc,
+)
+from ._readers import (
+    FORMAT_HELP,
+    H5AD_ID_COLUMNS,
+    H5AD_SYMBOL_COLUMNS,
+    input_format,
+    mtx_files,
+    read_h5ad_parts,
+    read_sample,
+    write_h5ad,
+)
+
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "FORMAT_HELP",
+    "H5AD_ID_COLUMNS",
+    "H5AD_SYMBOL_COLUMNS",
+    "QC_COLUMNS",
+    "UNASSIGNED",
+    "annotate",
+    "annotation_table",
+    "apply_annotation",
+    "assign_clusters",
+    "batch_levels",
+    "clr",
+    "cluster_score_means",
+    "composition_counts",
+    "composition_tests",
+    "detect_doublets",
+    "filter_by_expr",
+    "filter_pseudobulk_samples",
+    "input_format",
+    "integrate",
+    "leiden",
+    "log_cpm",
+    "mad_bounds",
+    "marker_expression",
+    "marker_genes",
+    "marker_scores",
+    "merge_samples",
+    "mito_mask",
+    "mtx_files",
+    "neighbour_search",
+    "normalise",
+    "pathway_table",
+    "plan_cell_type",
+    "pseudobulk",
+    "pseudobulk_plan",
+    "qc_flags",
+    "qc_metrics",
+    "qc_thresholds",
+    "read_annotation_table",
+    "read_h5ad_parts",
+    "read_sample",
+    "safe_name",
+    "safe_names",
+    "sample_qc",
+    "umap",
+    "write_h5ad",
+]

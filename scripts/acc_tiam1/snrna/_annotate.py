@@ -1,0 +1,248 @@
+"""Cluster annotation from a marker table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from ..errors import InputError
+from ._integrate import leiden
+from ._names import UNASSIGNED
+
+log = logging.getLogger(__name__)
+
+
+def marker_genes(markers: pd.DataFrame, symbols: Sequence[str]) -> dict[str, list[str]]:
+    """Markers of each cell type that the data has (symbols, table order)."""
+    present = set(map(str, symbols))
+    return {row.cell_type: [g for g in row.markers if g in present] for row in markers.itertuples()}
+
+
+def marker_scores(adata, markers: pd.DataFrame) -> pd.DataFrame:
+    """Per-nucleus score of every cell type: mean z-score of its markers.
+
+    Each marker's log-normalised expression is standardised over all nuclei (so rare
+    types' markers count as much as abundant ones'); a type's score is the mean over
+    its markers that the data has. Types with no marker in the data score NaN.
+
+    Returns
+    -------
+    Nuclei x cell types (marker-table labels).
+    """
+    found = marker_genes(markers, adata.var["gene"])
+    genes = sorted({g for gs in found.values() for g in gs})
+    first = pd.Series(np.arange(adata.n_vars), index=adata.var["gene"].astype(str).to_numpy())
+    first = first[~first.index.duplicated()]
+    if not genes:
+        raise InputError(
+            "no marker gene of the marker table is in the data (are the gene "
+            "symbols mouse symbols?).",
+            "snrna.markers",
+        )
+    x = adata.X[:, first.loc[genes].to_numpy()]
+    x = np.asarray(x.toarray() if sparse.issparse(x) else x, dtype=np.float64)
+    sd = x.std(axis=0)
+    z = np.divide(x - x.mean(axis=0), sd, out=np.zeros_like(x), where=sd > 0)
+    z = np.clip(z, -10, 10)
+    col = {g: i for i, g in enumerate(genes)}
+    scores = {}
+    for cell_type, gs in found.items():
+        if not gs:
+            log.warning("cell type %s: none of its markers is in the data", cell_type)
+            scores[cell_type] = np.full(adata.n_obs, np.nan)
+            continue
+        scores[cell_type] = z[:, [col[g] for g in gs]].mean(axis=1)
+    return pd.DataFrame(scores, index=adata.obs_names)
+
+
+def assign_clusters(
+    scores: pd.DataFrame,
+    clusters: pd.Series,
+    min_score: float = 0.5,
+    min_fraction: float = 0.3,
+) -> pd.DataFrame:
+    """Give each cluster the cell type whose markers score highest in it.
+
+    A cluster gets type T when T has the highest mean score over the cluster's nuclei,
+    that mean is at least ``min_score``, and at least ``min_fraction`` of the cluster's
+    nuclei have T as their own best-scoring type; otherwise it is :data:`UNASSIGNED`.
+
+    Returns
+    -------
+    One row per cluster: ``n_nuclei``, ``best_type``, ``best_score``, ``second_type``,
+    ``second_score``, ``fraction_agree``, ``cell_type``, ``reason``.
+    """
+    valid = scores.dropna(axis=1, how="all")
+    if valid.shape[1] == 0:
+        raise InputError("no cell type of the marker table can be scored.", "snrna.markers")
+    nucleus_best = valid.idxmax(axis=1)
+    rows = []
+    for cluster, idx in clusters.groupby(clusters, observed=True).groups.items():
+        means = valid.loc[idx].mean(axis=0).sort_values(ascending=False)
+        best, second = means.index[0], means.index[1] if len(means) > 1 else ""
+        frac = float((nucleus_best.loc[idx] == best).mean())
+        if means.iloc[0] < min_score:
+            label, reason = UNASSIGNED, f"best mean score {means.iloc[0]:.2f} < {min_score}"
+        elif frac < min_fraction:
+            label, reason = (
+                UNASSIGNED,
+                (f"only {frac:.0%} of nuclei score highest for {best} (< {min_fraction:.0%})"),
+            )
+        else:
+            label, reason = best, ""
+        rows.append(
+            {
+                "cluster": str(cluster),
+                "n_nuclei": len(idx),
+                "best_type": best,
+                "best_score": round(float(means.iloc[0]), 4),
+                "second_type": second,
+                "second_score": round(float(means.iloc[1]), 4) if second else np.nan,
+                "fraction_agree": round(frac, 4),
+                "cell_type": label,
+                "reason": reason,
+            }
+        )
+    return pd.DataFrame(rows).set_index("cluster")
+
+
+def annotate(
+    adata,
+    markers: pd.DataFrame,
+    resolution: float,
+    min_score: float,
+    min_fraction: float,
+    seed: int,
+) -> pd.DataFrame:
+    """Leiden clusters, marker scores and cluster-level cell types, in place.
+
+    Adds obs ``leiden``, ``cell_type`` (categories: marker-table order, then
+    :data:`UNASSIGNED`), ``cell_type_nucleus`` (each nucleus' best-scoring type) and
+    ``cell_type_score``; ``obsm["marker_scores"]`` holds all scores.
+
+    Returns
+    -------
+    The cluster table of :func:`assign_clusters`.
+    """
+    leiden(adata, resolution, seed)
+    scores = marker_scores(adata, markers)
+    table = assign_clusters(scores, adata.obs["leiden"], min_score, min_fraction)
+    categories = [*markers["cell_type"], UNASSIGNED]
+    labels = adata.obs["leiden"].astype(str).map(table["cell_type"])
+    adata.obs["cell_type"] = pd.Categorical(labels.to_numpy(), categories=categories)
+    best = scores.dropna(axis=1, how="all").idxmax(axis=1)
+    adata.obs["cell_type_nucleus"] = pd.Categorical(best.to_numpy(), categories=categories)
+    own = [
+        scores.at[n, t] if t in scores.columns else np.nan
+        for n, t in zip(scores.index, labels, strict=True)
+    ]
+    adata.obs["cell_type_score"] = np.asarray(own, dtype=float)
+    adata.obsm["marker_scores"] = scores.to_numpy(dtype=np.float32)
+    adata.uns["marker_score_types"] = list(scores.columns)
+    return table
+
+
+#: Columns of the per-nucleus annotation table, before the marker scores.
+ANNOTATION_COLUMNS = ("sample", "leiden", "cell_type", "cell_type_nucleus", "cell_type_score")
+
+
+def annotation_table(adata) -> pd.DataFrame:
+    """Per-nucleus annotation (:data:`ANNOTATION_COLUMNS`, then ``score:<cell type>``)."""
+    table = adata.obs[list(ANNOTATION_COLUMNS)].copy()
+    scores = pd.DataFrame(
+        adata.obsm["marker_scores"],
+        index=adata.obs_names,
+        columns=[f"score:{t}" for t in adata.uns["marker_score_types"]],
+    )
+    table = table.join(scores)
+    table.index.name = "nucleus"
+    return table
+
+
+def read_annotation_table(path: str | Path) -> pd.DataFrame:
+    """Read an :func:`annotation_table` written as TSV (labels kept as text)."""
+    return pd.read_csv(
+        path,
+        sep="\t",
+        index_col=0,
+        dtype={c: str for c in ("nucleus", "sample", "leiden", "cell_type", "cell_type_nucleus")},
+    )
+
+
+def apply_annotation(adata, table: pd.DataFrame, cell_types: Sequence[str]) -> None:
+    """Put an :func:`annotation_table` back into ``adata`` (obs, ``obsm["marker_scores"]``)."""
+    table = table.loc[adata.obs_names]
+    categories = [*cell_types, UNASSIGNED]
+    adata.obs["leiden"] = pd.Categorical(
+        table["leiden"].astype(str),
+        categories=sorted(table["leiden"].astype(str).unique(), key=int),
+    )
+    for col in ("cell_type", "cell_type_nucleus"):
+        adata.obs[col] = pd.Categorical(table[col].astype(str), categories=categories)
+    adata.obs["cell_type_score"] = table["cell_type_score"].to_numpy(dtype=float)
+    score_cols = [c for c in table.columns if c.startswith("score:")]
+    adata.obsm["marker_scores"] = table[score_cols].to_numpy(dtype=np.float32)
+    adata.uns["marker_score_types"] = [c.removeprefix("score:") for c in score_cols]
+
+
+def marker_expression(adata, markers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Mean log-expression and detection rate of every marker per assigned cell type.
+
+    The numbers behind the marker dot plot.
+
+    Parameters
+    ----------
+    adata
+        Annotated nuclei: log-normalised ``X``, ``var["gene"]`` symbols and
+        ``obs["cell_type"]`` (categorical).
+    markers
+        The marker table (:func:`acc_tiam1.io.read_markers`).
+
+    Returns
+    -------
+    mean, fraction
+        Cell types present (rows, in category order) x marker genes found in the data
+        (columns, in marker-table order): mean of ``X``, and fraction of nuclei with
+        ``X > 0``.
+    groups
+        ``{cell type: its markers found}``, to group the columns.
+    """
+    found = marker_genes(markers, adata.var["gene"])
+    symbols = adata.var["gene"].astype(str).to_numpy()
+    first = pd.Series(np.arange(len(symbols)), index=symbols)
+    first = first[~first.index.duplicated()]
+    genes = list(dict.fromkeys(g for gs in found.values() for g in gs))
+    x = adata.X[:, first.loc[genes].to_numpy()]
+    x = x.toarray() if sparse.issparse(x) else np.asarray(x)
+    types = adata.obs["cell_type"]
+    present = [t for t in types.cat.categories if (types == t).any()]
+    rows = {t: (types == t).to_numpy() for t in present}
+    mean = pd.DataFrame({t: x[r].mean(axis=0) for t, r in rows.items()}, index=genes).T
+    fraction = pd.DataFrame({t: (x[r] > 0).mean(axis=0) for t, r in rows.items()}, index=genes).T
+    return mean, fraction, dict(found)
+
+
+def cluster_score_means(adata) -> pd.DataFrame:
+    """Mean marker score of every cell type per Leiden cluster, clusters in numeric order.
+
+    Parameters
+    ----------
+    adata
+        Nuclei with ``obsm["marker_scores"]``, ``uns["marker_score_types"]`` (its column
+        names) and ``obs["leiden"]``, as :func:`annotate` leaves them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Clusters (index, as strings) x cell types.
+    """
+    scores = pd.DataFrame(
+        adata.obsm["marker_scores"], index=adata.obs_names, columns=adata.uns["marker_score_types"]
+    )
+    means = scores.groupby(adata.obs["leiden"].astype(str).to_numpy()).mean()
+    return means.loc[sorted(means.index, key=int)]

@@ -1,0 +1,239 @@
+"""Merging samples, normalisation, HVGs, PCA, Harmony, the kNN graph, UMAP and Leiden."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def merge_samples(adatas: Mapping[str, object], sheet: pd.DataFrame):
+    """Concatenate per-sample AnnData objects; obs gets ``sample`` and every covariate.
+
+    Nuclei are named ``{sample}_{barcode}`` (the given objects are renamed in place, to
+    spare a copy of every matrix). Genes are those shared by all samples (a warning names
+    how many were dropped when the samples differ).
+    """
+    import anndata as ad
+
+    parts = []
+    for sample, a in adatas.items():
+        a.obs_names = [f"{sample}_{b}" for b in a.obs_names]
+        a.obs["sample"] = sample
+        parts.append(a)
+    genes = [set(p.var_names) for p in parts]
+    shared = set.intersection(*genes)
+    union = set.union(*genes)
+    if not shared:
+        raise InputError(
+            "the samples share no gene id; were they quantified with the same reference?"
+        )
+    if len(shared) < len(union):
+        log.warning("%d gene id(s) not in every sample were dropped", len(union) - len(shared))
+    merged = ad.concat(parts, join="inner", merge="first")
+    merged.var["gene"] = parts[0].var.loc[merged.var_names, "gene"].to_numpy()
+    covariates = [c for c in sheet.columns if c != "path"]
+    for col in covariates:
+        merged.obs[col] = pd.Categorical(
+            sheet.loc[merged.obs["sample"], col].to_numpy(),
+            categories=sorted(sheet[col].unique()),
+        )
+    merged.obs["sample"] = pd.Categorical(merged.obs["sample"], categories=list(sheet.index))
+    merged.X = sparse.csr_matrix(merged.X, dtype=np.int32)
+    return merged
+
+
+def normalise(adata, target_sum: float = 1e4) -> None:
+    """Keep raw counts in ``layers["counts"]``; ``X`` becomes log1p(counts per 10k)."""
+    import scanpy as sc
+
+    adata.layers["counts"] = adata.X
+    adata.X = adata.X.astype(np.float32)  # a new matrix; the layer keeps the counts
+    sc.pp.normalize_total(adata, target_sum=target_sum)
+    sc.pp.log1p(adata)
+
+
+def batch_levels(obs: pd.DataFrame, batch_key: str | None) -> int:
+    """Number of batches (0 when there is no such column)."""
+    if not batch_key or batch_key not in obs.columns:
+        return 0
+    return int(obs[batch_key].nunique())
+
+
+def integrate(
+    adata,
+    n_top_genes: int = 2000,
+    n_pcs: int = 30,
+    batch_key: str | None = "batch",
+    harmony: bool | None = None,
+    n_neighbors: int = 15,
+    exact_neighbors_max: int = 120_000,
+    seed: int = 0,
+    n_jobs: int = 1,
+) -> dict:
+    """Batch-aware HVGs, PCA, optional Harmony and the neighbour graph, in place.
+
+    UMAP is a separate step (:func:`umap`), so that it can run while nuclei are
+    annotated and tested.
+
+    Parameters
+    ----------
+    adata
+        Log-normalised (see :func:`normalise`).
+    n_top_genes
+        Highly variable genes (Seurat flavour, ranked across batches when there are
+        several).
+    n_pcs
+        Principal components (ARPACK, seeded).
+    batch_key
+        obs column of the batch; HVGs and Harmony use it when it has two levels or more.
+    harmony
+        Harmony integration of the PCs; None means on when there is more than one batch.
+    n_neighbors
+        Neighbours of the kNN graph.
+    exact_neighbors_max
+        Up to this many nuclei the kNN search is exact (brute force, fastest there);
+        above it, pynndescent's approximate search (seeded, single-threaded so that it is
+        reproducible), whose cost grows linearly instead of quadratically with nuclei.
+    seed
+        Random state of PCA and Harmony.
+    n_jobs
+        Threads of the exact nearest-neighbour search.
+
+    Returns
+    -------
+    What was done: ``{"batches", "harmony", "representation", "n_hvgs", "n_pcs",
+    "neighbors"}``.
+    """
+    import time
+
+    import scanpy as sc
+
+    clock = [time.perf_counter()]
+
+    def lap(step: str) -> None:
+        now = time.perf_counter()
+        log.info("%s: %.1f s", step, now - clock[0])
+        clock[0] = now
+
+    n_batches = batch_levels(adata.obs, batch_key)
+    if harmony and n_batches < 2:
+        raise InputError(
+            f"snrna.integration.harmony is true but batch column '{batch_key}' "
+            f"{'is missing' if n_batches == 0 else 'has one level'}; nothing to integrate.",
+            "snrna.integration",
+        )
+    use_harmony = n_batches > 1 if harmony is None else bool(harmony)
+    hvg_batch = batch_key if n_batches > 1 else None
+    n_top = int(min(n_top_genes, adata.n_vars))
+    sc.pp.highly_variable_genes(adata, n_top_genes=n_top, flavor="seurat", batch_key=hvg_batch)
+    lap("highly variable genes")
+    hvg = adata[:, adata.var["highly_variable"].to_numpy()].copy()
+    hvg.X = hvg.X.toarray() if sparse.issparse(hvg.X) else hvg.X
+    sc.pp.scale(hvg, max_value=10)
+    n_comps = int(min(n_pcs, hvg.n_obs - 1, hvg.n_vars - 1))
+    sc.pp.pca(hvg, n_comps=n_comps, svd_solver="arpack", random_state=seed)
+    adata.obsm["X_pca"] = hvg.obsm["X_pca"]
+    adata.uns["pca"] = hvg.uns["pca"]
+    adata.varm["PCs"] = np.zeros((adata.n_vars, n_comps), dtype=np.float32)
+    adata.varm["PCs"][adata.var["highly_variable"].to_numpy()] = hvg.varm["PCs"]
+    del hvg
+    lap("scale + PCA")
+    rep = "X_pca"
+    if use_harmony:
+        from ._harmony import run_harmony  # harmonypy's import costs seconds
+
+        corrected = run_harmony(adata.obsm["X_pca"], adata.obs, batch_key, seed)
+        if corrected is None:
+            log.warning("too few nuclei (%d) for Harmony; PCs left as they are", adata.n_obs)
+            use_harmony = False
+        else:
+            adata.obsm["X_pca_harmony"] = corrected
+            rep = "X_pca_harmony"
+            lap("Harmony")
+    transformer, method = neighbour_search(
+        adata.n_obs, n_neighbors, exact_neighbors_max, seed, n_jobs
+    )
+    sc.pp.neighbors(
+        adata, n_neighbors=n_neighbors, use_rep=rep, random_state=seed, transformer=transformer
+    )
+    lap(f"neighbours ({method})")
+    info = {
+        "batches": n_batches,
+        "harmony": use_harmony,
+        "representation": rep,
+        "n_hvgs": n_top,
+        "n_pcs": n_comps,
+        "neighbors": method,
+    }
+    adata.uns["integration"] = {k: str(v) for k, v in info.items()}
+    return info
+
+
+def neighbour_search(n_obs: int, n_neighbors: int, exact_max: int, seed: int, n_jobs: int = 1):
+    """Neighbour search for ``sc.pp.neighbors``: exact up to ``exact_max`` nuclei.
+
+    Brute-force search (BLAS) is exact, deterministic and the faster one up to about
+    130,000 nuclei on 2 cores, but its cost is quadratic; above ``exact_max`` the
+    approximate search of pynndescent (scanpy's default, with scanpy's tree and iteration
+    settings) is used, seeded and on one thread so that reruns give the same graph.
+
+    Returns
+    -------
+    The transformer and a short name of the method (for the log and the Methods text).
+    """
+    if n_obs <= exact_max:
+        from sklearn.neighbors import KNeighborsTransformer
+
+        return (
+            KNeighborsTransformer(n_neighbors=n_neighbors, algorithm="brute", n_jobs=n_jobs),
+            "exact",
+        )
+    from pynndescent import PyNNDescentTransformer
+
+    return (
+        PyNNDescentTransformer(
+            n_neighbors=n_neighbors,
+            metric="euclidean",
+            random_state=seed,
+            n_jobs=1,
+            n_trees=min(64, 5 + round(n_obs**0.5 / 20.0)),
+            n_iters=max(5, round(np.log2(n_obs))),
+        ),
+        "approximate (pynndescent)",
+    )
+
+
+def umap(adata, min_dist: float = 0.5, seed: int = 0) -> np.ndarray:
+    """UMAP of the neighbour graph made by :func:`integrate` (seeded, so single-threaded).
+
+    Returns
+    -------
+    Nuclei x 2 coordinates (also stored in ``obsm["X_umap"]``).
+    """
+    import scanpy as sc
+
+    sc.tl.umap(adata, min_dist=min_dist, random_state=seed)
+    return np.asarray(adata.obsm["X_umap"])
+
+
+def leiden(adata, resolution: float, seed: int, key: str = "leiden") -> None:
+    """Leiden clusters (igraph implementation, seeded), labels ordered by size."""
+    import scanpy as sc
+
+    sc.tl.leiden(
+        adata,
+        resolution=resolution,
+        flavor="igraph",
+        n_iterations=2,
+        directed=False,
+        random_state=seed,
+        key_added=key,
+    )

@@ -1,0 +1,297 @@
+"""Pseudobulk counts per animal x cell type, sample and gene filters, and the DE plan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from ..errors import InputError
+from ._names import UNASSIGNED, safe_name
+
+
+def pseudobulk(adata, layer: str = "counts"):
+    """Sum raw counts per sample x cell type (``sc.get.aggregate``).
+
+    Unassigned nuclei are left out.
+
+    Returns
+    -------
+    anndata.AnnData
+        One row per sample x cell type present, ``X`` int64 summed counts, obs
+        ``sample``, ``cell_type``, ``cell_type_safe``, ``n_nuclei``, ``total_counts``;
+        var as in ``adata``.
+    """
+    import anndata as ad
+    import scanpy as sc
+
+    assigned = (adata.obs["cell_type"].astype(str) != UNASSIGNED).to_numpy()
+    counts = adata.layers[layer] if layer else adata.X
+    sub_obs = pd.DataFrame(
+        {
+            "sample": adata.obs["sample"].astype(str).to_numpy(),
+            "cell_type": adata.obs["cell_type"].astype(str).to_numpy(),
+        },
+        index=adata.obs_names,
+    )
+    # One sample at a time: aggregate multiplies a float indicator matrix with the counts,
+    # which copies them as float64; per sample that copy stays small.
+    parts, labels = [], []
+    for sample in pd.unique(sub_obs["sample"]):
+        rows = np.flatnonzero(assigned & (sub_obs["sample"] == sample).to_numpy())
+        if not len(rows):
+            continue
+        part = ad.AnnData(X=counts[rows], obs=sub_obs.iloc[rows])
+        agg = sc.get.aggregate(part, by="cell_type", func="sum")
+        parts.append(np.rint(np.asarray(agg.layers["sum"])).astype(np.int64))
+        labels += [(sample, str(t)) for t in agg.obs["cell_type"]]
+    sums = np.vstack(parts) if parts else np.zeros((0, adata.n_vars), dtype=np.int64)
+    n_nuclei = sub_obs[assigned].groupby(["sample", "cell_type"], observed=True).size()
+    obs = pd.DataFrame(labels, columns=["sample", "cell_type"])
+    obs["cell_type_safe"] = obs["cell_type"].map(safe_name)
+    obs["n_nuclei"] = [
+        int(n_nuclei.get((s, t), 0)) for s, t in zip(obs["sample"], obs["cell_type"], strict=True)
+    ]
+    obs["total_counts"] = sums.sum(axis=1)
+    obs.index = [f"{s}|{t}" for s, t in zip(obs["sample"], obs["cell_type_safe"], strict=True)]
+    return ad.AnnData(X=sparse.csr_matrix(sums), obs=obs, var=adata.var[["gene"]].copy())
+
+
+def filter_pseudobulk_samples(obs: pd.DataFrame, min_nuclei: int, min_counts: int) -> pd.Series:
+    """Why each pseudobulk sample is dropped ('' when kept)."""
+    reasons = []
+    for n, c in zip(obs["n_nuclei"], obs["total_counts"], strict=True):
+        why = []
+        if n < min_nuclei:
+            why.append(f"{n} nuclei < {min_nuclei}")
+        if c < min_counts:
+            why.append(f"{c} counts < {min_counts}")
+        reasons.append("; ".join(why))
+    return pd.Series(reasons, index=obs.index, name="dropped_reason")
+
+
+def filter_by_expr(
+    counts: pd.DataFrame,
+    groups: Sequence[str],
+    min_count: float = 10,
+    min_total_count: float = 15,
+    large_n: int = 10,
+    min_prop: float = 0.7,
+) -> np.ndarray:
+    """Genes with enough counts in enough samples, as edgeR's ``filterByExpr``.
+
+    A gene is kept when its CPM is at least ``min_count / median library size * 1e6``
+    in at least as many samples as the smallest group (capped as edgeR does for
+    large groups) and its total count is at least ``min_total_count``.
+
+    Parameters
+    ----------
+    counts
+        Genes x samples raw counts.
+    groups
+        Group of each sample (the contrast variable).
+
+    Returns
+    -------
+    Boolean mask over genes.
+    """
+    x = counts.to_numpy(dtype=float)
+    lib = x.sum(axis=0)
+    if x.shape[1] == 0 or (lib <= 0).all():
+        return np.zeros(x.shape[0], dtype=bool)
+    sizes = pd.Series(list(groups)).value_counts()
+    min_n = float(sizes[sizes > 0].min())
+    if min_n > large_n:
+        min_n = large_n + (min_n - large_n) * min_prop
+    median_lib = float(np.median(lib))
+    cutoff = min_count / median_lib * 1e6
+    cpm = np.divide(x, lib, out=np.zeros_like(x), where=lib > 0) * 1e6
+    keep_cpm = (cpm >= cutoff).sum(axis=1) >= min_n - 1e-14
+    keep_total = x.sum(axis=1) >= min_total_count - 1e-14
+    return keep_cpm & keep_total
+
+
+def plan_cell_type(
+    kept_samples: Sequence[str],
+    sheet: pd.DataFrame,
+    design: str,
+    contrasts: Sequence,
+    min_group_size: int,
+    sheet_path: str = "snrna.samples",
+) -> list[dict]:
+    """Which contrasts one cell type can be tested in, and why not.
+
+    A contrast is tested when both its groups keep at least ``min_group_size``
+    pseudobulk samples and the design can be fitted on the kept samples
+    (:func:`acc_tiam1.design.validate_design`: every variable with two levels or more,
+    full rank).
+
+    Returns
+    -------
+    One dict per contrast: ``contrast``, ``n_target``, ``n_reference``, ``status``
+    (``tested`` or ``skipped``), ``reason``.
+    """
+    from ..design import validate_design
+
+    sub = sheet.loc[list(kept_samples)]
+    rows = []
+    for c in contrasts:
+        n_t = int((sub[c.variable] == c.target).sum()) if len(sub) else 0
+        n_r = int((sub[c.variable] == c.reference).sum()) if len(sub) else 0
+        row = {
+            "contrast": c.name,
+            "n_target": n_t,
+            "n_reference": n_r,
+            "status": "tested",
+            "reason": "",
+        }
+        if n_t < min_group_size or n_r < min_group_size:
+            row["status"] = "skipped"
+            row["reason"] = (
+                f"too few replicates: {n_t} {c.target} and {n_r} {c.reference} "
+                f"pseudobulk sample(s), need {min_group_size} per group"
+            )
+        else:
+            try:
+                validate_design(
+                    sub, design, [c], sheet_path=sheet_path, min_replicates=min_group_size
+                )
+            except InputError as err:
+                row["status"] = "skipped"
+                row["reason"] = f"design cannot be fitted on the kept samples: {err.message}"
+        rows.append(row)
+    return rows
+
+
+def pseudobulk_plan(
+    pb,
+    sheet: pd.DataFrame,
+    cell_types: Sequence[str],
+    design: str,
+    contrasts: Sequence,
+    params: Mapping,
+    min_group_size: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Drop small pseudobulk samples, filter genes per cell type, decide what to test.
+
+    Parameters
+    ----------
+    pb
+        Output of :func:`pseudobulk`.
+    sheet
+        snRNA sample sheet indexed by sample.
+    cell_types
+        Every cell type of the marker table (those with no nuclei are reported too).
+    design, contrasts
+        Design formula and contrasts.
+    params
+        ``snrna.pseudobulk`` config: ``min_nuclei``, ``min_counts``, ``min_count``,
+        ``min_total_count``, ``min_prop``, ``large_n``, ``min_genes``.
+    min_group_size
+        Fewest pseudobulk samples per contrast group.
+
+    Returns
+    -------
+    samples
+        One row per pseudobulk sample: nuclei, counts, ``kept`` and the reason if not.
+    plan
+        One row per cell type x contrast: ``status`` (tested/skipped), ``reason``,
+        replicate numbers, genes after filtering.
+    counts
+        ``{safe cell type: genes x samples counts}`` (column ``gene`` first) for every
+        cell type with at least one tested contrast.
+    """
+    obs = pb.obs.copy()
+    obs["dropped_reason"] = filter_pseudobulk_samples(
+        obs, params["min_nuclei"], params["min_counts"]
+    )
+    obs["kept"] = obs["dropped_reason"] == ""
+    variables = sorted({c.variable for c in contrasts})
+    plan_rows, out = [], {}
+    genes = pb.var[["gene"]]
+    for ct in cell_types:
+        safe = safe_name(ct)
+        here = obs[obs["cell_type"] == ct]
+        kept = here[here["kept"]]
+        base = {
+            "cell_type": ct,
+            "cell_type_safe": safe,
+            "n_pseudobulk_samples": len(here),
+            "n_kept": len(kept),
+        }
+        if len(here) == 0:
+            for c in contrasts:
+                plan_rows.append(
+                    {
+                        **base,
+                        "contrast": c.name,
+                        "n_target": 0,
+                        "n_reference": 0,
+                        "n_genes": 0,
+                        "status": "skipped",
+                        "reason": "no nuclei annotated as this cell type",
+                    }
+                )
+            continue
+        rows = plan_cell_type(kept["sample"], sheet, design, contrasts, min_group_size)
+        n_genes = 0
+        if any(r["status"] == "tested" for r in rows):
+            x = pb[kept.index].X
+            mat = pd.DataFrame(
+                np.asarray(x.toarray() if sparse.issparse(x) else x).T.astype(np.int64),
+                index=pb.var_names,
+                columns=kept["sample"].to_numpy(),
+            )
+            group = sheet.loc[mat.columns, variables].astype(str).agg("|".join, axis=1)
+            mask = filter_by_expr(
+                mat,
+                group.to_numpy(),
+                params["min_count"],
+                params["min_total_count"],
+                params["large_n"],
+                params["min_prop"],
+            )
+            n_genes = int(mask.sum())
+            if n_genes < params["min_genes"]:
+                for r in rows:
+                    if r["status"] == "tested":
+                        r["status"] = "skipped"
+                        r["reason"] = (
+                            f"only {n_genes} genes pass the expression filter "
+                            f"(< {params['min_genes']})"
+                        )
+            else:
+                mat = mat[mask]
+                mat.index.name = "gene_id"
+                out[safe] = genes.loc[mat.index].join(mat)
+        for r in rows:
+            plan_rows.append({**base, **r, "n_genes": n_genes})
+    plan = pd.DataFrame(plan_rows)[
+        [
+            "cell_type",
+            "cell_type_safe",
+            "contrast",
+            "status",
+            "reason",
+            "n_pseudobulk_samples",
+            "n_kept",
+            "n_target",
+            "n_reference",
+            "n_genes",
+        ]
+    ]
+    samples = obs[
+        [
+            "sample",
+            "cell_type",
+            "cell_type_safe",
+            "n_nuclei",
+            "total_counts",
+            "kept",
+            "dropped_reason",
+        ]
+    ].copy()
+    samples.index.name = "pseudobulk_sample"
+    return samples, plan, out
