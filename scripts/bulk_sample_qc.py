@@ -1,4 +1,4 @@
-"""Rule bulk_sample_qc: per-sample metrics, PCA, distances and outlier flags."""
+"""Rule bulk_sample_qc: blind VST, per-sample metrics, PCA, distances and outlier flags."""
 
 import logging
 
@@ -8,8 +8,9 @@ from acc_tiam1.runner import run_rule
 
 
 def main(smk):
-    counts, _ = io.read_prepared_counts(smk.input.counts)
-    vst = io.read_tsv(smk.input.vst).drop(columns="gene")
+    counts, genes = io.read_prepared_counts(smk.input.counts)
+    vst = bulk.vst(counts)
+    io.write_tsv(genes.join(vst), smk.output.vst)
     top = bulk.top_variable(vst, smk.params.top_variable_genes)
     scores, explained = bulk.pca(top)
     distances = bulk.sample_distances(top)

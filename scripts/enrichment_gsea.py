@@ -1,4 +1,4 @@
-"""Rules enrichment_gsea (every contrast of one dataset) and rescue_interaction_gsea (one
+"""Rules enrichment_gsea_* (every DE table of a branch) and rescue_interaction_gsea (one
 table): GSEA prerank of DE tables on their Wald statistic."""
 
 import logging
@@ -39,13 +39,15 @@ def main(smk):
     if "tables" not in smk.input.keys():
         io.write_tsv(gsea(smk.input.table, sets, p), smk.output.table, index=False)
         return
-    by_contrast = dict(zip(smk.params.table_contrasts, smk.input.tables, strict=True))
-    for contrast, out in zip(smk.params.contrasts, smk.output, strict=True):
-        if contrast in by_contrast:
-            result = gsea(by_contrast[contrast], sets, p)
+    tables = {
+        tuple(k): path for k, path in zip(smk.params.table_keys, smk.input.tables, strict=True)
+    }
+    for key, out in zip(smk.params.outputs, smk.output.tables, strict=True):
+        if tuple(key) in tables:
+            result = gsea(tables[tuple(key)], sets, p)
         else:
             note = "contrast not tested in this dataset (no DE table); nothing tested"
-            logging.info("%s: %s", contrast, note)
+            logging.info("%s %s: %s", *key, note)
             result = enrichment.untested_table(sets, note)
         io.write_tsv(result, out, index=False)
 

@@ -7,8 +7,14 @@ from acc_tiam1.runner import run_rule
 
 
 def main(smk):
-    adata = snrna.read_h5ad_parts(smk.input.h5ad, x=True, graph=True)
+    graph = snrna.read_h5ad_parts(smk.input.h5ad, x=False, graph=True)
     markers = io.read_markers(smk.input.markers)
+    symbols = {g for genes in markers["markers"] for g in genes}
+    qc = dict(zip(smk.params.samples, smk.input.qc, strict=True))
+    adata = snrna.lognorm_genes(qc, symbols, genes=graph.var_names)[graph.obs_names].copy()
+    adata.obs = graph.obs
+    adata.obsp = graph.obsp
+    adata.uns["neighbors"] = graph.uns["neighbors"]
     p = smk.params.annotation
     table = snrna.annotate(
         adata, markers, p["resolution"], p["min_score"], p["min_fraction"], smk.params.seed

@@ -1,4 +1,5 @@
-"""Rule snrna_assemble: the annotated AnnData (counts, log-normalised X, cell types, UMAP)."""
+"""Rule snrna_assemble: the annotated object of every nucleus (raw counts, QC metrics,
+cell types, marker scores, PCs, Harmony, UMAP, neighbour graph)."""
 
 import anndata as ad
 from acc_tiam1 import io, snrna
@@ -6,12 +7,20 @@ from acc_tiam1.runner import run_rule
 
 
 def main(smk):
-    adata = ad.read_h5ad(smk.input.h5ad)
+    sheet = io.read_sample_sheet(smk.input.samples)
+    integrated = ad.read_h5ad(smk.input.h5ad)  # no expression matrix: small
+    adatas = {
+        s: snrna.read_qc_sample(p, s) for s, p in zip(smk.params.samples, smk.input.qc, strict=True)
+    }
+    adata = snrna.merge_samples(adatas, sheet, smk.params.allow_gene_intersection)
+    del adatas
+    adata = adata[integrated.obs_names, integrated.var_names].copy()
     markers = io.read_markers(smk.input.markers)
-    table = snrna.read_annotation_table(smk.input.nuclei)
-    snrna.apply_annotation(adata, table, list(markers["cell_type"]))
+    snrna.apply_annotation(
+        adata, snrna.read_annotation_table(smk.input.nuclei), list(markers["cell_type"])
+    )
     umap = io.read_tsv(smk.input.umap).loc[adata.obs_names]
-    adata.obsm["X_umap"] = umap[["UMAP1", "UMAP2"]].to_numpy()
+    snrna.assemble(adata, integrated, umap[["UMAP1", "UMAP2"]].to_numpy())
     snrna.write_h5ad(adata, smk.output.h5ad)
 
 

@@ -3,15 +3,17 @@
 import json
 import logging
 
-import anndata as ad
 from acc_tiam1 import io, snrna
 from acc_tiam1.runner import run_rule
 
 
 def main(smk):
     sheet = io.read_sample_sheet(smk.input.samples)
-    adatas = {s: ad.read_h5ad(p) for s, p in zip(smk.params.samples, smk.input.h5ads, strict=True)}
-    adata = snrna.merge_samples(adatas, sheet)
+    adatas = {
+        s: snrna.read_qc_sample(p, s)
+        for s, p in zip(smk.params.samples, smk.input.h5ads, strict=True)
+    }
+    adata = snrna.merge_samples(adatas, sheet, smk.params.allow_gene_intersection)
     del adatas
     logging.info("merged: %d nuclei x %d genes", adata.n_obs, adata.n_vars)
     snrna.normalise(adata)
@@ -25,12 +27,13 @@ def main(smk):
         n_neighbors=p["n_neighbors"],
         exact_neighbors_max=p["exact_neighbors_max"],
         seed=smk.params.seed,
-        n_jobs=smk.threads,
     )
     logging.info("integration: %s", info)
-    snrna.write_h5ad(adata, smk.output.h5ad)
+    snrna.write_h5ad(snrna.integration_result(adata), smk.output.h5ad)
     # Small record of what was done, for the Methods text (no need to open the .h5ad).
-    info.update(n_nuclei=adata.n_obs, n_genes=adata.n_vars)
+    info.update(
+        n_nuclei=adata.n_obs, n_genes=adata.n_vars, genes_dropped=adata.uns["genes_dropped"]
+    )
     io.write_text(json.dumps(info, indent=1) + "\n", smk.output.info)
 
 

@@ -8,14 +8,14 @@ from acc_tiam1.runner import run_rule
 
 
 def main(smk):
-    adata = snrna.read_h5ad_parts(smk.input.h5ad, x=False, counts=True)
+    genes = snrna.read_h5ad_parts(smk.input.h5ad, x=False).var_names
     sheet = io.read_sample_sheet(smk.input.samples)
     markers = io.read_markers(smk.input.markers)
     nuclei = snrna.read_annotation_table(smk.input.nuclei)
-    adata.obs["cell_type"] = nuclei.loc[adata.obs_names, "cell_type"].to_numpy()
     contrasts = design.parse_contrasts(smk.params.contrasts)
-    pb = snrna.pseudobulk(adata, layer="counts")
-    del adata
+    qc = dict(zip(smk.params.samples, smk.input.qc, strict=True))
+    samples = ((s, a[:, genes]) for s, a in snrna.iter_qc_samples(qc))
+    pb = snrna.pseudobulk(samples, nuclei["cell_type"])
     samples, plan, counts = snrna.pseudobulk_plan(
         pb,
         sheet,

@@ -441,6 +441,8 @@ def annotated(study, n_samples=6):
         a, truth = demo.simulate_sample(
             study, f"S{i}", {"condition": conditions[i], "sex": sexes[i], "batch": "b1"}, i, 300
         )
+        a.obs_names = [f"S{i}_{b}" for b in a.obs_names]
+        a.obs["sample"] = f"S{i}"
         parts[f"S{i}"] = a
         types.append(truth["cell_type"].to_numpy())
     sheet = pd.DataFrame(
@@ -448,15 +450,23 @@ def annotated(study, n_samples=6):
         index=pd.Index(list(parts), name="sample"),
     )
     merged = snrna.merge_samples(parts, sheet)
-    merged.layers["counts"] = merged.X.copy()
     types = np.concatenate(types)
     merged.obs["cell_type"] = np.where(types == "doublet", snrna.UNASSIGNED, types)
     return merged, sheet
 
 
+def pseudobulk_of(merged):
+    """Pseudobulk of a merged object, fed one sample at a time as the workflow does."""
+    samples = (
+        (s, merged[(merged.obs["sample"] == s).to_numpy()])
+        for s in merged.obs["sample"].cat.categories
+    )
+    return snrna.pseudobulk(samples, merged.obs["cell_type"])
+
+
 def test_pseudobulk_sums_counts(study):
     merged, _ = annotated(study, n_samples=2)
-    pb = snrna.pseudobulk(merged)
+    pb = pseudobulk_of(merged)
     assigned = merged.obs["cell_type"] != snrna.UNASSIGNED
     assert pb.X.sum() == merged.X[assigned.to_numpy()].sum()
     row = pb.obs.loc["S0|L2-3_IT"]
@@ -467,7 +477,7 @@ def test_pseudobulk_sums_counts(study):
 
 def test_pseudobulk_plan_skips_with_reasons(study):
     merged, sheet = annotated(study)
-    pb = snrna.pseudobulk(merged)
+    pb = pseudobulk_of(merged)
     params = {
         "min_nuclei": 10,
         "min_counts": 1000,
@@ -520,7 +530,7 @@ def test_filter_by_expr():
 
 def test_pathway_table_per_animal(study):
     merged, sheet = annotated(study)
-    pb = snrna.pseudobulk(merged)
+    pb = pseudobulk_of(merged)
     pb.obs["kept"] = True
     table = snrna.pathway_table(pb, sheet, io.read_gmt(GMT), ["Tiam1", "Rac1", "Nope"])
     tiam1 = table[(table["feature"] == "Tiam1") & (table["cell_type"] == "L2/3 IT")]

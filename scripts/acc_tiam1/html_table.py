@@ -113,3 +113,25 @@ def interactive_table(table: pd.DataFrame, title: str, note: str = "", max_rows:
         f"<script type='application/json' id='data'>{payload}</script>"
         f"<script>{_SCRIPT}</script></body></html>"
     )
+
+
+def message_page(title: str, message: str) -> str:
+    """A standalone HTML page holding only a message, styled as the table pages.
+
+    Parameters
+    ----------
+    title
+        Page heading.
+    message
+        The text, e.g. why a table does not exist.
+
+    Returns
+    -------
+    str
+        The HTML document.
+    """
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p class='note'>{html.escape(message)}</p></body></html>"
+    )

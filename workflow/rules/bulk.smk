@@ -18,31 +18,13 @@ rule bulk_prepare:
         "../../scripts/bulk_prepare.py"
 
 
-rule bulk_vst:
-    input:
-        counts=rules.bulk_prepare.output.counts,
-    output:
-        vst="results/bulk/vst.tsv",
-    log:
-        "logs/bulk/vst.log",
-    benchmark:
-        "benchmarks/bulk/vst.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1500, 20),
-        runtime=runtime(15, 0.5),
-    script:
-        "../../scripts/bulk_vst.py"
-
-
 rule bulk_sample_qc:
     input:
         counts=rules.bulk_prepare.output.counts,
-        vst=rules.bulk_vst.output.vst,
         samples=lambda wc: BULK.samples_path,
     output:
+        # A matrix, not a result to read: kept out of the report to keep it small.
+        vst="results/bulk/vst.tsv",
         table=report(
             "results/bulk/qc/sample_qc.tsv",
             caption="../report/bulk_sample_qc.rst",
@@ -59,8 +41,8 @@ rule bulk_sample_qc:
         ENV
     threads: 1
     resources:
-        mem_mb=mem_mb(1000, 10),
-        runtime=runtime(10),
+        mem_mb=mem_mb(1500, 20),
+        runtime=runtime(15, 0.5),
     params:
         top_variable_genes=config["bulk_qc"]["top_variable_genes"],
         outlier_mad=config["bulk_qc"]["outlier_mad"],
@@ -111,82 +93,82 @@ rule bulk_qc_plots:
         "../../scripts/bulk_qc_plots.py"
 
 
-rule bulk_de_fit:
+rule bulk_de:
     input:
         counts=rules.bulk_prepare.output.counts,
         samples=lambda wc: BULK.samples_path,
     output:
-        fit="results/bulk/de/deseq2_fit.pkl",
+        tables=[
+            report(
+                f"results/bulk/de/{contrast}.tsv",
+                caption="../report/de_table.rst",
+                category="2. Bulk differential expression",
+                subcategory=contrast,
+                labels={"contrast": contrast, "figure": "DE table"},
+            )
+            for contrast in CONTRAST_NAMES
+        ],
         # A matrix, not a result to read: kept out of the report to keep it small.
         normalized="results/bulk/normalized_counts.tsv",
     log:
-        "logs/bulk/de_fit.log",
+        "logs/bulk/de.log",
     benchmark:
-        "benchmarks/bulk/de_fit.tsv"
+        "benchmarks/bulk/de.tsv"
     conda:
         ENV
     threads: 1
     resources:
         mem_mb=mem_mb(2000, 30),
-        runtime=runtime(30, 1),
+        runtime=runtime(30, 1.2),
     params:
+        label="bulk",
         design=lambda wc: BULK.design,
         contrasts=config["contrasts"],
+        contrast_names=CONTRAST_NAMES,
+        skipped={},
         de=de_params(),
     script:
-        "../../scripts/de_fit.py"
-
-
-rule bulk_de_contrast:
-    input:
-        fit=rules.bulk_de_fit.output.fit,
-    output:
-        table=report(
-            "results/bulk/de/{contrast}.tsv",
-            caption="../report/de_table.rst",
-            category="2. Bulk differential expression",
-            subcategory="{contrast}",
-            labels={"contrast": "{contrast}", "figure": "DE table"},
-        ),
-    log:
-        "logs/bulk/de_{contrast}.log",
-    benchmark:
-        "benchmarks/bulk/de_{contrast}.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(2000, 2),
-        runtime=runtime(20, 0.2),
-    params:
-        contrast=lambda wc: contrast_config(wc.contrast),
-        de=de_params(),
-    script:
-        "../../scripts/de_contrast.py"
+        "../../scripts/de_tables.py"
 
 
 rule bulk_de_plots:
     input:
-        table=rules.bulk_de_contrast.output.table,
+        tables=rules.bulk_de.output.tables,
     output:
-        volcano=report(
-            "results/bulk/de/{contrast}.volcano.png",
-            caption="../report/volcano.rst",
-            category="2. Bulk differential expression",
-            subcategory="{contrast}",
-            labels={"contrast": "{contrast}", "figure": "volcano plot"},
-        ),
-        ma=report(
-            "results/bulk/de/{contrast}.ma.png",
-            caption="../report/ma.rst",
-            category="2. Bulk differential expression",
-            subcategory="{contrast}",
-            labels={"contrast": "{contrast}", "figure": "MA plot"},
-        ),
+        volcano=[
+            report(
+                f"results/bulk/de/{contrast}.volcano.png",
+                caption="../report/volcano.rst",
+                category="2. Bulk differential expression",
+                subcategory=contrast,
+                labels={"contrast": contrast, "figure": "volcano plot"},
+            )
+            for contrast in CONTRAST_NAMES
+        ],
+        ma=[
+            report(
+                f"results/bulk/de/{contrast}.ma.png",
+                caption="../report/ma.rst",
+                category="2. Bulk differential expression",
+                subcategory=contrast,
+                labels={"contrast": contrast, "figure": "MA plot"},
+            )
+            for contrast in CONTRAST_NAMES
+        ],
+        html=[
+            report(
+                f"results/bulk/de/{contrast}.table.html",
+                caption="../report/de_table_html.rst",
+                category="2. Bulk differential expression",
+                subcategory=contrast,
+                labels={"contrast": contrast, "figure": "interactive table"},
+            )
+            for contrast in CONTRAST_NAMES
+        ],
     log:
-        "logs/bulk/de_plots_{contrast}.log",
+        "logs/bulk/de_plots.log",
     benchmark:
-        "benchmarks/bulk/de_plots_{contrast}.tsv"
+        "benchmarks/bulk/de_plots.tsv"
     conda:
         ENV
     threads: 1
@@ -194,18 +176,22 @@ rule bulk_de_plots:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10),
     params:
-        title=lambda wc: f"bulk: {contrast_label(wc.contrast)}",
+        contrast_names=CONTRAST_NAMES,
+        titles={c: f"bulk: {contrast_label(c)}" for c in CONTRAST_NAMES},
+        skipped={},
         padj_threshold=config["plots"]["padj_threshold"],
         lfc_threshold=config["plots"]["lfc_threshold"],
         label_top=config["plots"]["label_top"],
         highlight_genes=config["plots"]["highlight_genes"],
+        note="Sorted by p-value; click a column to sort, type to search genes.",
+        max_rows=config["plots"]["table_rows"],
     script:
-        "../../scripts/de_plots.py"
+        "../../scripts/de_report.py"
 
 
 rule bulk_de_summary:
     input:
-        tables=expand(rules.bulk_de_contrast.output.table, contrast=CONTRAST_NAMES),
+        tables=rules.bulk_de.output.tables,
     output:
         summary=report(
             "results/bulk/de/summary.tsv",
@@ -229,32 +215,3 @@ rule bulk_de_summary:
         alpha=config["de"]["alpha"],
     script:
         "../../scripts/de_summary.py"
-
-
-rule bulk_de_table_html:
-    input:
-        table=rules.bulk_de_contrast.output.table,
-    output:
-        html=report(
-            "results/bulk/de/{contrast}.table.html",
-            caption="../report/de_table_html.rst",
-            category="2. Bulk differential expression",
-            subcategory="{contrast}",
-            labels={"contrast": "{contrast}", "figure": "interactive table"},
-        ),
-    log:
-        "logs/bulk/de_table_html_{contrast}.log",
-    benchmark:
-        "benchmarks/bulk/de_table_html_{contrast}.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1000, 5),
-        runtime=runtime(10),
-    params:
-        title=lambda wc: f"Bulk DE: {contrast_label(wc.contrast)}",
-        note="Sorted by p-value; click a column to sort, type to search genes.",
-        max_rows=5000,
-    script:
-        "../../scripts/table_html.py"

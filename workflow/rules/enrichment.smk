@@ -5,33 +5,25 @@
 include: "enrichment_common.smk"
 
 
-rule enrichment_gsea:
+rule enrichment_gsea_bulk:
     input:
-        tables=lambda wc: [
-            de_table(ds, c) for ds, c in enrichment_pairs() if ds == wc.dataset
-        ],
+        tables=lambda wc: [de_table(ds, c) for ds, c in enrichment_pairs("bulk")],
         genesets=GENESET_FILES,
     output:
-        [
+        tables=[
             report(
-                f"results/enrichment/{{dataset}}/{contrast}.tsv",
+                gsea_table("bulk", contrast),
                 caption="../report/enrichment_gsea.rst",
                 category="6. Pathway enrichment",
-                subcategory=lambda wc: dataset_title(wc.dataset),
-                labels=lambda wc, contrast=contrast: {
-                    "dataset": dataset_title(wc.dataset),
-                    "contrast": contrast,
-                    "table": "GSEA",
-                },
+                subcategory="bulk",
+                labels={"dataset": "bulk", "contrast": contrast, "table": "GSEA"},
             )
             for contrast in CONTRAST_NAMES
         ],
     log:
-        "logs/enrichment/{dataset}/gsea.log",
+        "logs/enrichment/gsea_bulk.log",
     benchmark:
-        "benchmarks/enrichment/{dataset}/gsea.tsv"
-    wildcard_constraints:
-        dataset=DATASET_PATTERN,
+        "benchmarks/enrichment/gsea_bulk.tsv"
     conda:
         ENV
     threads: 1
@@ -41,11 +33,36 @@ rule enrichment_gsea:
     params:
         gsea=gsea_params(),
         genesets=GENESET_FILES,
-        contrasts=CONTRAST_NAMES,
-        # The contrast of each input table, in input order.
-        table_contrasts=lambda wc: [
-            c for ds, c in enrichment_pairs() if ds == wc.dataset
-        ],
+        # (dataset, contrast) of every output, and of every input table, in order.
+        outputs=[("bulk", c) for c in CONTRAST_NAMES],
+        table_keys=lambda wc: enrichment_pairs("bulk"),
+    script:
+        "../../scripts/enrichment_gsea.py"
+
+
+rule enrichment_gsea_snrna:
+    input:
+        tables=lambda wc: [de_table(ds, c) for ds, c in enrichment_pairs("snrna")],
+        genesets=GENESET_FILES,
+    output:
+        # One table per cell type of the marker table and contrast; those not tested
+        # say so. Summarised in the report by the NES heatmaps and the key findings.
+        tables=[gsea_table(ds, c) for ds, c in snrna_gsea_outputs()],
+    log:
+        "logs/enrichment/gsea_snrna.log",
+    benchmark:
+        "benchmarks/enrichment/gsea_snrna.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 20),
+        runtime=runtime(20, 0.5),
+    params:
+        gsea=gsea_params(),
+        genesets=GENESET_FILES,
+        outputs=snrna_gsea_outputs(),
+        table_keys=lambda wc: enrichment_pairs("snrna"),
     script:
         "../../scripts/enrichment_gsea.py"
 
@@ -122,17 +139,20 @@ rule enrichment_heatmap:
     input:
         nes=rules.enrichment_summary.output.nes,
     output:
-        heatmap=report(
-            "results/enrichment/summary/{contrast}.nes_heatmap.png",
-            caption="../report/enrichment_heatmap.rst",
-            category="6. Pathway enrichment",
-            subcategory="summary",
-            labels={"contrast": "{contrast}", "figure": "NES heatmap"},
-        ),
+        heatmaps=[
+            report(
+                f"results/enrichment/summary/{contrast}.nes_heatmap.png",
+                caption="../report/enrichment_heatmap.rst",
+                category="6. Pathway enrichment",
+                subcategory="summary",
+                labels={"contrast": contrast, "figure": "NES heatmap"},
+            )
+            for contrast in CONTRAST_NAMES
+        ],
     log:
-        "logs/enrichment/heatmap_{contrast}.log",
+        "logs/enrichment/heatmap.log",
     benchmark:
-        "benchmarks/enrichment/heatmap_{contrast}.tsv"
+        "benchmarks/enrichment/heatmap.tsv"
     conda:
         ENV
     threads: 1
@@ -140,50 +160,55 @@ rule enrichment_heatmap:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10),
     params:
+        contrasts=CONTRAST_NAMES,
         focus_sets=config["enrichment"]["focus_sets"],
         top_sets=config["enrichment"]["heatmap_top_sets"],
         fdr=config["enrichment"]["fdr"],
         titles=dataset_titles(),
-        title=lambda wc: f"NES, {contrast_label(wc.contrast)}",
+        figure_titles={c: f"NES, {contrast_label(c)}" for c in CONTRAST_NAMES},
     script:
         "../../scripts/enrichment_heatmap.py"
 
 
 rule enrichment_running_sum:
     input:
-        de=lambda wc: [de_table(ds, c) for ds, c in enrichment_pairs(wc.contrast)],
-        gsea=lambda wc: [gsea_table(ds, c) for ds, c in enrichment_pairs(wc.contrast)],
+        de=lambda wc: [de_table(ds, c) for ds, c in enrichment_pairs()],
+        gsea=lambda wc: [gsea_table(ds, c) for ds, c in enrichment_pairs()],
         genesets=GENESET_FILES,
     output:
-        plot=report(
-            "results/enrichment/summary/{contrast}.running_sum.png",
-            caption="../report/enrichment_running_sum.rst",
-            category="6. Pathway enrichment",
-            subcategory="summary",
-            labels={"contrast": "{contrast}", "figure": "running-sum plots"},
-        ),
+        plots=[
+            report(
+                f"results/enrichment/summary/{contrast}.running_sum.png",
+                caption="../report/enrichment_running_sum.rst",
+                category="6. Pathway enrichment",
+                subcategory="summary",
+                labels={"contrast": contrast, "figure": "running-sum plots"},
+            )
+            for contrast in CONTRAST_NAMES
+        ],
     log:
-        "logs/enrichment/running_sum_{contrast}.log",
+        "logs/enrichment/running_sum.log",
     benchmark:
-        "benchmarks/enrichment/running_sum_{contrast}.tsv"
+        "benchmarks/enrichment/running_sum.tsv"
     conda:
         ENV
     threads: 1
     resources:
         mem_mb=mem_mb(1000, 5),
-        runtime=runtime(10),
+        runtime=runtime(10, 0.1),
     params:
-        datasets=lambda wc: [ds for ds, _ in enrichment_pairs(wc.contrast)],
+        contrasts=CONTRAST_NAMES,
+        table_keys=lambda wc: enrichment_pairs(),
         titles=dataset_titles(),
         focus_sets=config["enrichment"]["focus_sets"],
         fdr=config["enrichment"]["fdr"],
         weight=config["enrichment"]["weight"],
-        title=lambda wc: contrast_label(wc.contrast),
+        figure_titles={c: contrast_label(c) for c in CONTRAST_NAMES},
     script:
         "../../scripts/enrichment_running_sum.py"
 
 
-rule enrichment_bulk_vs_pseudobulk_table:
+rule enrichment_bulk_vs_pseudobulk:
     input:
         nes=rules.enrichment_summary.output.nes,
     output:
@@ -194,6 +219,16 @@ rule enrichment_bulk_vs_pseudobulk_table:
             subcategory="bulk vs pseudobulk",
             labels={"figure": "NES correlation table"},
         ),
+        plots=[
+            report(
+                f"results/enrichment/summary/{contrast}.bulk_vs_pseudobulk.png",
+                caption="../report/enrichment_bulk_vs_pseudobulk_plot.rst",
+                category="6. Pathway enrichment",
+                subcategory="bulk vs pseudobulk",
+                labels={"contrast": contrast, "figure": "NES scatter"},
+            )
+            for contrast in CONTRAST_NAMES
+        ],
     log:
         "logs/enrichment/bulk_vs_pseudobulk.log",
     benchmark:
@@ -205,38 +240,13 @@ rule enrichment_bulk_vs_pseudobulk_table:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10),
     params:
+        contrasts=CONTRAST_NAMES,
         fdr=config["enrichment"]["fdr"],
         focus_sets=config["enrichment"]["focus_sets"],
         titles=dataset_titles(),
-    script:
-        "../../scripts/enrichment_bulk_vs_pseudobulk.py"
-
-
-rule enrichment_bulk_vs_pseudobulk_plot:
-    input:
-        nes=rules.enrichment_summary.output.nes,
-    output:
-        plot=report(
-            "results/enrichment/summary/{contrast}.bulk_vs_pseudobulk.png",
-            caption="../report/enrichment_bulk_vs_pseudobulk_plot.rst",
-            category="6. Pathway enrichment",
-            subcategory="bulk vs pseudobulk",
-            labels={"contrast": "{contrast}", "figure": "NES scatter"},
-        ),
-    log:
-        "logs/enrichment/bulk_vs_pseudobulk_{contrast}.log",
-    benchmark:
-        "benchmarks/enrichment/bulk_vs_pseudobulk_{contrast}.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1000, 5),
-        runtime=runtime(10),
-    params:
-        fdr=config["enrichment"]["fdr"],
-        focus_sets=config["enrichment"]["focus_sets"],
-        titles=dataset_titles(),
-        title=lambda wc: f"Gene-set NES, bulk vs pseudobulk: {contrast_label(wc.contrast)}",
+        figure_titles={
+            c: f"Gene-set NES, bulk vs pseudobulk: {contrast_label(c)}"
+            for c in CONTRAST_NAMES
+        },
     script:
         "../../scripts/enrichment_bulk_vs_pseudobulk.py"

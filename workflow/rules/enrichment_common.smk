@@ -1,18 +1,10 @@
 # Helpers of the enrichment and rescue rules (enrichment.smk, rescue.smk).
 # Gene-set enrichment of every DE table (bulk, and snRNA pseudobulk per cell type).
 # Datasets are "bulk" or "snrna/<cell type>"; the tables come from enrichment_inputs()
-# in common.smk. Which snRNA cell types are tested is only known after checkpoint
-# snrna_pseudobulk, so per-cell-type results are pulled in by the input functions of the
-# summary rules (enrichment_summary, rescue_key_findings), never listed at parse time.
-
-import re
-
-DATASET_PATTERN = "|".join(
-    [
-        "bulk",
-        *(f"snrna/{re.escape(safe)}" for safe in (SNRNA_SAFE_TYPES if SNRNA else [])),
-    ]
-)
+# in common.smk. Which snRNA cell types and contrasts are tested is only known after
+# checkpoint snrna_pseudobulk, so the tested tables are read through input functions; the
+# snRNA GSEA job writes a table for every cell type of the marker table and contrast
+# (untested ones say so), which keeps it one job with outputs known at parse time.
 
 
 def dataset_id(branch, cell_type):
@@ -35,8 +27,8 @@ def dataset_titles():
     return titles
 
 
-def enrichment_pairs(contrast=None):
-    """(dataset, contrast) of every DE table, optionally of one contrast only.
+def enrichment_pairs(branch=None):
+    """(dataset, contrast) of every tested DE table, optionally of one branch only.
 
     Reads checkpoint snrna_pseudobulk when the snRNA branch is on: call it only from
     input functions.
@@ -44,8 +36,16 @@ def enrichment_pairs(contrast=None):
     return [
         (dataset_id(b, ct), c)
         for b, ct, c in enrichment_inputs()
-        if contrast is None or c == contrast
+        if branch is None or b == branch
     ]
+
+
+def snrna_gsea_outputs():
+    """(dataset, contrast) of every snRNA GSEA table: each cell type of the marker table
+    and contrast, known at parse time (those not tested get a table that says so)."""
+    if SNRNA is None:
+        return []
+    return [(f"snrna/{safe}", c) for safe in SNRNA_SAFE_TYPES for c in CONTRAST_NAMES]
 
 
 def enrichment_datasets():
@@ -78,6 +78,7 @@ def enrichment_outputs():
         "results/enrichment/summary/ora_overview.tsv",
         "results/enrichment/summary/geneset_coverage.tsv",
     ]
+    out += [gsea_table(ds, c) for ds, c in snrna_gsea_outputs()]
     out += expand(
         "results/enrichment/summary/{contrast}.{plot}.png",
         contrast=CONTRAST_NAMES,

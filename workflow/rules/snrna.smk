@@ -28,36 +28,6 @@ rule snrna_qc_sample:
         "../../scripts/snrna_qc_sample.py"
 
 
-rule snrna_qc_plots:
-    input:
-        nuclei=rules.snrna_qc_sample.output.nuclei,
-        summary=rules.snrna_qc_sample.output.summary,
-    output:
-        png=report(
-            "results/snrna/qc/{sample}.qc.png",
-            caption="../report/snrna_qc_sample.rst",
-            category="3. snRNA QC",
-            subcategory="per sample",
-            labels={"sample": "{sample}", "figure": "nucleus QC"},
-        ),
-    log:
-        "logs/snrna/qc_plots/{sample}.log",
-    benchmark:
-        "benchmarks/snrna/qc_plots_{sample}.tsv"
-    wildcard_constraints:
-        sample="|".join(SNRNA_SAMPLES),
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(800, 3),
-        runtime=runtime(10),
-    params:
-        qc=SNRNA_CONFIG.get("qc"),
-    script:
-        "../../scripts/snrna_qc_plots.py"
-
-
 rule snrna_qc_summary:
     input:
         summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
@@ -85,11 +55,23 @@ rule snrna_qc_summary:
         "../../scripts/snrna_qc_summary.py"
 
 
-rule snrna_qc_overview:
+rule snrna_qc_plots:
     input:
+        nuclei=expand(rules.snrna_qc_sample.output.nuclei, sample=SNRNA_SAMPLES),
+        summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
         table=rules.snrna_qc_summary.output.table,
     output:
-        png=report(
+        per_sample=[
+            report(
+                f"results/snrna/qc/{sample}.qc.png",
+                caption="../report/snrna_qc_sample.rst",
+                category="3. snRNA QC",
+                subcategory="per sample",
+                labels={"sample": sample, "figure": "nucleus QC"},
+            )
+            for sample in SNRNA_SAMPLES
+        ],
+        overview=report(
             "results/snrna/qc/nuclei_per_sample.png",
             caption="../report/snrna_nuclei_per_sample.rst",
             category="3. snRNA QC",
@@ -97,17 +79,20 @@ rule snrna_qc_overview:
             labels={"figure": "nuclei per sample"},
         ),
     log:
-        "logs/snrna/qc_overview.log",
+        "logs/snrna/qc_plots.log",
     benchmark:
-        "benchmarks/snrna/qc_overview.tsv"
+        "benchmarks/snrna/qc_plots.tsv"
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=mem_mb(500),
-        runtime=runtime(5),
+        mem_mb=mem_mb(800, 1),
+        runtime=runtime(10, 0.05),
+    params:
+        samples=SNRNA_SAMPLES,
+        qc=SNRNA_CONFIG.get("qc"),
     script:
-        "../../scripts/snrna_qc_overview.py"
+        "../../scripts/snrna_qc_plots.py"
 
 
 rule snrna_integrate:
@@ -123,12 +108,13 @@ rule snrna_integrate:
         "benchmarks/snrna/integrate.tsv"
     conda:
         ENV
-    threads: 2
+    threads: 1
     resources:
         mem_mb=mem_mb(2000, 5),
         runtime=runtime(20, 0.05),
     params:
         samples=SNRNA_SAMPLES,
+        allow_gene_intersection=SNRNA_CONFIG.get("allow_gene_intersection", False),
         integration=SNRNA_INTEGRATION,
         seed=config["seed"],
     script:
@@ -160,6 +146,7 @@ rule snrna_umap:
 rule snrna_annotate:
     input:
         h5ad=rules.snrna_integrate.output.h5ad,
+        qc=expand(rules.snrna_qc_sample.output.h5ad, sample=SNRNA_SAMPLES),
         markers=lambda wc: SNRNA.markers_path,
     output:
         nuclei="results/snrna/annotation/nuclei.tsv",
@@ -181,6 +168,7 @@ rule snrna_annotate:
         mem_mb=mem_mb(1500, 1.5),
         runtime=runtime(15, 0.02),
     params:
+        samples=SNRNA_SAMPLES,
         annotation=SNRNA_CONFIG.get("annotation"),
         seed=config["seed"],
     script:
@@ -190,6 +178,8 @@ rule snrna_annotate:
 rule snrna_assemble:
     input:
         h5ad=rules.snrna_integrate.output.h5ad,
+        qc=expand(rules.snrna_qc_sample.output.h5ad, sample=SNRNA_SAMPLES),
+        samples=lambda wc: SNRNA.samples_path,
         nuclei=rules.snrna_annotate.output.nuclei,
         umap=rules.snrna_umap.output.umap,
         markers=lambda wc: SNRNA.markers_path,
@@ -203,15 +193,22 @@ rule snrna_assemble:
         ENV
     threads: 1
     resources:
-        mem_mb=mem_mb(1500, 2),
-        runtime=runtime(10, 0.02),
+        mem_mb=mem_mb(1500, 8),
+        runtime=runtime(10, 0.1),
+    params:
+        samples=SNRNA_SAMPLES,
+        allow_gene_intersection=SNRNA_CONFIG.get("allow_gene_intersection", False),
     script:
         "../../scripts/snrna_assemble.py"
 
 
 rule snrna_annotation_plots:
     input:
-        h5ad=rules.snrna_assemble.output.h5ad,
+        h5ad=rules.snrna_integrate.output.h5ad,
+        qc=expand(rules.snrna_qc_sample.output.h5ad, sample=SNRNA_SAMPLES),
+        samples=lambda wc: SNRNA.samples_path,
+        nuclei=rules.snrna_annotate.output.nuclei,
+        umap=rules.snrna_umap.output.umap,
         clusters=rules.snrna_annotate.output.clusters,
         markers=lambda wc: SNRNA.markers_path,
     output:
@@ -229,26 +226,6 @@ rule snrna_annotation_plots:
             subcategory="annotation",
             labels={"figure": "marker scores per cluster"},
         ),
-    log:
-        "logs/snrna/annotation_plots.log",
-    benchmark:
-        "benchmarks/snrna/annotation_plots.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1000, 1.5),
-        runtime=runtime(10, 0.02),
-    params:
-        annotation=SNRNA_CONFIG.get("annotation"),
-    script:
-        "../../scripts/snrna_annotation_plots.py"
-
-
-rule snrna_umap_plots:
-    input:
-        h5ad=rules.snrna_assemble.output.h5ad,
-    output:
         cell_type=report(
             "results/snrna/annotation/umap_cell_type.png",
             caption="../report/snrna_umap.rst",
@@ -278,9 +255,9 @@ rule snrna_umap_plots:
             labels={"figure": "UMAP", "colour": "pathway genes"},
         ),
     log:
-        "logs/snrna/umap_plots.log",
+        "logs/snrna/annotation_plots.log",
     benchmark:
-        "benchmarks/snrna/umap_plots.tsv"
+        "benchmarks/snrna/annotation_plots.tsv"
     conda:
         ENV
     threads: 1
@@ -288,11 +265,13 @@ rule snrna_umap_plots:
         mem_mb=mem_mb(1000, 1.5),
         runtime=runtime(10, 0.02),
     params:
+        samples=SNRNA_SAMPLES,
+        annotation=SNRNA_CONFIG.get("annotation"),
         colour_by=CONTRASTS[0].variable,
         genes=SNRNA_CONFIG.get("pathway_genes"),
         integration=SNRNA_CONFIG.get("integration"),
     script:
-        "../../scripts/snrna_umap_plots.py"
+        "../../scripts/snrna_annotation_plots.py"
 
 
 rule snrna_composition:
@@ -372,6 +351,7 @@ rule snrna_composition_plots:
 checkpoint snrna_pseudobulk:
     input:
         h5ad=rules.snrna_integrate.output.h5ad,
+        qc=expand(rules.snrna_qc_sample.output.h5ad, sample=SNRNA_SAMPLES),
         nuclei=rules.snrna_annotate.output.nuclei,
         samples=lambda wc: SNRNA.samples_path,
         markers=lambda wc: SNRNA.markers_path,
@@ -403,6 +383,7 @@ checkpoint snrna_pseudobulk:
         mem_mb=mem_mb(1500, 2),
         runtime=runtime(15, 0.02),
     params:
+        samples=SNRNA_SAMPLES,
         design=lambda wc: SNRNA.design,
         contrasts=config["contrasts"],
         pseudobulk=SNRNA_CONFIG.get("pseudobulk"),
@@ -411,18 +392,21 @@ checkpoint snrna_pseudobulk:
         "../../scripts/snrna_pseudobulk.py"
 
 
-rule snrna_de_fit:
+rule snrna_de:
     input:
         counts=snrna_pseudobulk_counts,
         samples=lambda wc: SNRNA.samples_path,
     output:
-        fit="results/snrna/de/{cell_type}/deseq2_fit.pkl",
-        # Matrices, not results to read: kept out of the report to keep it small.
+        # In the report as searchable pages (rule snrna_de_plots), not as whole TSVs.
+        tables=expand(
+            "results/snrna/de/{{cell_type}}/{contrast}.tsv", contrast=CONTRAST_NAMES
+        ),
+        # A matrix, not a result to read: kept out of the report to keep it small.
         normalized="results/snrna/de/{cell_type}/normalized_counts.tsv",
     log:
-        "logs/snrna/de/{cell_type}/fit.log",
+        "logs/snrna/de/{cell_type}.log",
     benchmark:
-        "benchmarks/snrna/de_fit_{cell_type}.tsv"
+        "benchmarks/snrna/de_{cell_type}.tsv"
     wildcard_constraints:
         cell_type="|".join(SNRNA_SAFE_TYPES),
     conda:
@@ -430,73 +414,31 @@ rule snrna_de_fit:
     threads: 1
     resources:
         mem_mb=mem_mb(1500, 20),
-        runtime=runtime(20, 1),
+        runtime=runtime(20, 1.2),
     params:
+        label=lambda wc: f"snRNA {snrna_label(wc.cell_type)}",
         design=lambda wc: SNRNA.design,
         contrasts=snrna_fit_contrasts,
+        contrast_names=CONTRAST_NAMES,
+        skipped=snrna_skipped,
         de=de_params(),
-        label=lambda wc: snrna_label(wc.cell_type),
     script:
-        "../../scripts/de_fit.py"
-
-
-rule snrna_de_contrast:
-    input:
-        fit=rules.snrna_de_fit.output.fit,
-    output:
-        # In the report as a searchable table (rule snrna_de_table_html): 63 full TSVs
-        # would make the single-file report too large to open.
-        table="results/snrna/de/{cell_type}/{contrast}.tsv",
-    log:
-        "logs/snrna/de/{cell_type}/{contrast}.log",
-    benchmark:
-        "benchmarks/snrna/de_{cell_type}_{contrast}.tsv"
-    wildcard_constraints:
-        cell_type="|".join(SNRNA_SAFE_TYPES),
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1500, 2),
-        runtime=runtime(15, 0.2),
-    params:
-        contrast=lambda wc: contrast_config(wc.contrast),
-        de=de_params(),
-        label=lambda wc: snrna_label(wc.cell_type),
-    script:
-        "../../scripts/de_contrast.py"
+        "../../scripts/de_tables.py"
 
 
 rule snrna_de_plots:
     input:
-        table=rules.snrna_de_contrast.output.table,
+        tables=rules.snrna_de.output.tables,
     output:
-        volcano=report(
-            "results/snrna/de/{cell_type}/{contrast}.volcano.png",
-            caption="../report/volcano.rst",
-            category="5. snRNA pseudobulk DE",
-            subcategory=lambda wc: snrna_label(wc.cell_type),
-            labels=lambda wc: {
-                "cell type": snrna_label(wc.cell_type),
-                "contrast": wc.contrast,
-                "figure": "volcano plot",
-            },
-        ),
-        ma=report(
-            "results/snrna/de/{cell_type}/{contrast}.ma.png",
-            caption="../report/ma.rst",
-            category="5. snRNA pseudobulk DE",
-            subcategory=lambda wc: snrna_label(wc.cell_type),
-            labels=lambda wc: {
-                "cell type": snrna_label(wc.cell_type),
-                "contrast": wc.contrast,
-                "figure": "MA plot",
-            },
+        volcano=snrna_de_report("volcano.png", "../report/volcano.rst", "volcano plot"),
+        ma=snrna_de_report("ma.png", "../report/ma.rst", "MA plot"),
+        html=snrna_de_report(
+            "table.html", "../report/snrna_de_table_html.rst", "DE table"
         ),
     log:
-        "logs/snrna/de/{cell_type}/{contrast}.plots.log",
+        "logs/snrna/de/{cell_type}.plots.log",
     benchmark:
-        "benchmarks/snrna/de_plots_{cell_type}_{contrast}.tsv"
+        "benchmarks/snrna/de_plots_{cell_type}.tsv"
     wildcard_constraints:
         cell_type="|".join(SNRNA_SAFE_TYPES),
     conda:
@@ -504,15 +446,23 @@ rule snrna_de_plots:
     threads: 1
     resources:
         mem_mb=mem_mb(800, 5),
-        runtime=runtime(10),
+        runtime=runtime(10, 0.2),
     params:
-        title=lambda wc: f"snRNA {snrna_label(wc.cell_type)}: {contrast_label(wc.contrast)}",
+        contrast_names=CONTRAST_NAMES,
+        titles=lambda wc: {
+            c: f"snRNA {snrna_label(wc.cell_type)}: {contrast_label(c)}"
+            for c in CONTRAST_NAMES
+        },
+        skipped=snrna_skipped,
         padj_threshold=config["plots"]["padj_threshold"],
         lfc_threshold=config["plots"]["lfc_threshold"],
         label_top=config["plots"]["label_top"],
         highlight_genes=config["plots"]["highlight_genes"],
+        note="Pseudobulk DE (sum of counts per animal). Sorted by p-value; the full table "
+        "is the TSV next to this file in the results folder.",
+        max_rows=config["plots"]["table_rows"],
     script:
-        "../../scripts/de_plots.py"
+        "../../scripts/de_report.py"
 
 
 rule snrna_de_summary:
@@ -520,7 +470,6 @@ rule snrna_de_summary:
         plan=rules.snrna_pseudobulk.output.plan,
         tables=snrna_de_files("results/snrna/de/{cell_type}/{contrast}.tsv"),
         plots=snrna_de_files("results/snrna/de/{cell_type}/{contrast}.volcano.png"),
-        html=snrna_de_files("results/snrna/de/{cell_type}/{contrast}.table.html"),
     output:
         summary=report(
             "results/snrna/de/summary.tsv",
@@ -609,39 +558,3 @@ rule snrna_pathway_plots:
         genes=SNRNA_CONFIG.get("pathway_genes"),
     script:
         "../../scripts/snrna_pathway_plots.py"
-
-
-rule snrna_de_table_html:
-    input:
-        table="results/snrna/de/{cell_type}/{contrast}.tsv",
-    output:
-        html=report(
-            "results/snrna/de/{cell_type}/{contrast}.table.html",
-            caption="../report/snrna_de_table_html.rst",
-            category="5. snRNA pseudobulk DE",
-            subcategory=lambda wc: snrna_label(wc.cell_type),
-            labels=lambda wc: {
-                "cell type": snrna_label(wc.cell_type),
-                "contrast": wc.contrast,
-                "figure": "DE table",
-            },
-        ),
-    log:
-        "logs/snrna/de/{cell_type}/{contrast}.table_html.log",
-    benchmark:
-        "benchmarks/snrna/de_table_html_{cell_type}_{contrast}.tsv"
-    wildcard_constraints:
-        cell_type="|".join(SNRNA_SAFE_TYPES),
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(800, 5),
-        runtime=runtime(5),
-    params:
-        title=lambda wc: f"snRNA {snrna_label(wc.cell_type)}: {contrast_label(wc.contrast)}",
-        note="Pseudobulk DE (sum of counts per animal). Sorted by p-value; the full table "
-        "is the TSV next to this file.",
-        max_rows=1000,
-    script:
-        "../../scripts/table_html.py"

@@ -5,6 +5,10 @@
 
 import pandas as pd
 
+# The report() flag under another name: inside a function, Snakemake's parser takes a line
+# that starts with "report" for the report: directive.
+from snakemake.io import report as report_entry
+
 SNRNA_CONFIG = config.get("snrna") or {}
 SNRNA_SAMPLES = list(SNRNA.samples.index) if SNRNA is not None else []
 SNRNA_SAFE_TYPES = list(SNRNA.safe.values()) if SNRNA is not None else []
@@ -51,3 +55,29 @@ def snrna_fit_contrasts(wildcards):
     """Contrasts tested in one cell type (they set the reference levels of its fit)."""
     tested = {c for ct, c in snrna_tested() if ct == wildcards.cell_type}
     return [dict(c) for c in config["contrasts"] if c["name"] in tested]
+
+
+def snrna_skipped(wildcards):
+    """{contrast: why it is not tested} for the cell type in the wildcards."""
+    plan = snrna_plan()
+    rows = plan[
+        (plan["cell_type_safe"] == wildcards.cell_type) & (plan["status"] != "tested")
+    ]
+    return dict(zip(rows["contrast"], rows["reason"].fillna("not tested")))
+
+
+def snrna_de_report(name, caption, figure):
+    """Report entries of one figure kind for every contrast of a cell type."""
+    entries = []
+    for contrast in CONTRAST_NAMES:
+        labels = lambda wc, contrast=contrast: {
+            "cell type": snrna_label(wc.cell_type),
+            "contrast": contrast,
+            "figure": figure,
+        }
+        path = f"results/snrna/de/{{cell_type}}/{contrast}.{name}"
+        subcategory = lambda wc: snrna_label(wc.cell_type)
+        entries.append(
+            report_entry(path, caption, "5. snRNA pseudobulk DE", subcategory, labels)
+        )
+    return entries

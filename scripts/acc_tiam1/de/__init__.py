@@ -11,17 +11,22 @@ genes agree with R's) and vectorised over genes (so that it is faster than R).
 Figures (volcano, MA) are in :mod:`acc_tiam1.de.plots`.
 """
 
-from ._fit import DE_COLUMNS, fit_deseq, load_fit, normalized_counts, save_fit
-from ._tables import coefficient_table, contrast_table, sort_de_table, summarise_tables
+from ._fit import DE_COLUMNS, fit_deseq, normalized_counts
+from ._tables import (
+    coefficient_table,
+    contrast_table,
+    sort_de_table,
+    summarise_tables,
+    untested_table,
+)
 
 __all__ = [
     "DE_COLUMNS",
     "coefficient_table",
     "contrast_table",
     "fit_deseq",
-    "load_fit",
     "normalized_counts",
-    "save_fit",
     "sort_de_table",
     "summarise_tables",
+    "untested_table",
 ]

@@ -5,9 +5,6 @@ The fit runs the R-faithful engine (:mod:`acc_tiam1.deseq2`) on pydeseq2.
 
 from __future__ import annotations
 
-import pickle
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -87,26 +84,3 @@ def normalized_counts(dds, genes: pd.DataFrame) -> pd.DataFrame:
         columns=dds.obs_names,
     )
     return genes[["gene"]].join(norm, how="right")
-
-
-def save_fit(dds, path: str | Path) -> None:
-    """Pickle a fitted data set (written atomically)."""
-    from ..io import atomic_output
-
-    with atomic_output(path) as tmp, open(tmp, "wb") as handle:
-        pickle.dump(dds, handle, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def load_fit(path: str | Path):
-    """Read a data set written by :func:`save_fit`."""
-    from formulaic_contrasts import FormulaicContrasts
-
-    with open(path, "rb") as handle:
-        dds = pickle.load(handle)
-    # formulaic_contrasts registers its materializer per instance, in memory only, so
-    # contrasts on an unpickled fit need it rebuilt from the (pickled) sample data.
-    dds.formulaic_contrasts = FormulaicContrasts(dds.obs, dds.design)
-    rebuilt = list(dds.formulaic_contrasts.design_matrix.columns)
-    if rebuilt != list(dds.obsm["design_matrix"].columns):
-        raise RuntimeError(f"design matrix of {path} could not be rebuilt: {rebuilt}")
-    return dds

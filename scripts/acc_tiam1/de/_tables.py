@@ -57,14 +57,10 @@ def _wald_table(
     ``shrink_coeff`` names the coefficient to shrink, or is None (then
     ``no_shrink_reason`` goes into the ``lfc_shrinkage`` column).
     """
-    from pydeseq2.ds import DeseqStats
+    from ..deseq2 import RDeseqStats, VectorizedInference, quiet_pydeseq2
 
-    from ..deseq2 import RDeseqDataSet, RDeseqStats, VectorizedInference, quiet_pydeseq2
-
-    # A fit pickled by plain pydeseq2 (before R-faithful fitting) keeps its own tests.
-    stats_class = RDeseqStats if isinstance(dds, RDeseqDataSet) else DeseqStats
     with quiet_pydeseq2():
-        stats = stats_class(
+        stats = RDeseqStats(
             dds,
             contrast=contrast,
             alpha=alpha,
@@ -93,6 +89,17 @@ def sort_de_table(table: pd.DataFrame) -> pd.DataFrame:
     """Sort by p-value, ties by gene id, missing p-values last; deterministic."""
     order = np.lexsort((table["gene_id"].to_numpy(), table["pvalue"].fillna(np.inf).to_numpy()))
     return table.iloc[order].reset_index(drop=True)
+
+
+def untested_table() -> pd.DataFrame:
+    """A DE table with the standard columns and no genes, for a contrast not tested.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`DE_COLUMNS`, no rows.
+    """
+    return pd.DataFrame(columns=DE_COLUMNS)
 
 
 def summarise_tables(tables: dict[str, pd.DataFrame], alpha: float) -> pd.DataFrame:

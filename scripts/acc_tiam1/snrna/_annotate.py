@@ -246,3 +246,29 @@ def cluster_score_means(adata) -> pd.DataFrame:
     )
     means = scores.groupby(adata.obs["leiden"].astype(str).to_numpy()).mean()
     return means.loc[sorted(means.index, key=int)]
+
+
+def gene_values(adata, genes: Sequence[str]) -> dict[str, np.ndarray]:
+    """Values of ``X`` for named genes, one array per nucleus, for feature plots.
+
+    Parameters
+    ----------
+    adata
+        Nuclei with ``var["gene"]`` symbols.
+    genes
+        Symbols; a symbol that occurs more than once takes its first column, one that
+        is not in the data is left out.
+
+    Returns
+    -------
+    dict
+        ``{symbol: values}`` in the order of ``genes``.
+    """
+    symbols = adata.var["gene"].astype(str).to_numpy()
+    values = {}
+    for gene in genes:
+        hits = np.flatnonzero(symbols == gene)
+        if len(hits):
+            col = adata.X[:, hits[0]]
+            values[gene] = np.asarray(col.toarray() if sparse.issparse(col) else col).ravel()
+    return values

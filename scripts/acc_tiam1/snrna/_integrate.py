@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -12,42 +11,6 @@ from scipy import sparse
 from ..errors import InputError
 
 log = logging.getLogger(__name__)
-
-
-def merge_samples(adatas: Mapping[str, object], sheet: pd.DataFrame):
-    """Concatenate per-sample AnnData objects; obs gets ``sample`` and every covariate.
-
-    Nuclei are named ``{sample}_{barcode}`` (the given objects are renamed in place, to
-    spare a copy of every matrix). Genes are those shared by all samples (a warning names
-    how many were dropped when the samples differ).
-    """
-    import anndata as ad
-
-    parts = []
-    for sample, a in adatas.items():
-        a.obs_names = [f"{sample}_{b}" for b in a.obs_names]
-        a.obs["sample"] = sample
-        parts.append(a)
-    genes = [set(p.var_names) for p in parts]
-    shared = set.intersection(*genes)
-    union = set.union(*genes)
-    if not shared:
-        raise InputError(
-            "the samples share no gene id; were they quantified with the same reference?"
-        )
-    if len(shared) < len(union):
-        log.warning("%d gene id(s) not in every sample were dropped", len(union) - len(shared))
-    merged = ad.concat(parts, join="inner", merge="first")
-    merged.var["gene"] = parts[0].var.loc[merged.var_names, "gene"].to_numpy()
-    covariates = [c for c in sheet.columns if c != "path"]
-    for col in covariates:
-        merged.obs[col] = pd.Categorical(
-            sheet.loc[merged.obs["sample"], col].to_numpy(),
-            categories=sorted(sheet[col].unique()),
-        )
-    merged.obs["sample"] = pd.Categorical(merged.obs["sample"], categories=list(sheet.index))
-    merged.X = sparse.csr_matrix(merged.X, dtype=np.int32)
-    return merged
 
 
 def normalise(adata, target_sum: float = 1e4) -> None:
@@ -76,7 +39,6 @@ def integrate(
     n_neighbors: int = 15,
     exact_neighbors_max: int = 120_000,
     seed: int = 0,
-    n_jobs: int = 1,
 ) -> dict:
     """Batch-aware HVGs, PCA, optional Harmony and the neighbour graph, in place.
 
@@ -104,14 +66,30 @@ def integrate(
         reproducible), whose cost grows linearly instead of quadratically with nuclei.
     seed
         Random state of PCA and Harmony.
-    n_jobs
-        Threads of the exact nearest-neighbour search.
+
+    Notes
+    -----
+    BLAS runs on one thread here whatever the machine offers: a different number of
+    threads sums in a different order, which moves the PCs by rounding, and rounding is
+    enough to change the kNN graph, the clusters and every table downstream. Results
+    must not depend on the core count of the node a job lands on.
 
     Returns
     -------
     What was done: ``{"batches", "harmony", "representation", "n_hvgs", "n_pcs",
     "neighbors"}``.
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _integrate_steps(
+            adata, n_top_genes, n_pcs, batch_key, harmony, n_neighbors, exact_neighbors_max, seed
+        )
+
+
+def _integrate_steps(
+    adata, n_top_genes, n_pcs, batch_key, harmony, n_neighbors, exact_neighbors_max, seed
+) -> dict:
     import time
 
     import scanpy as sc
@@ -158,9 +136,7 @@ def integrate(
             adata.obsm["X_pca_harmony"] = corrected
             rep = "X_pca_harmony"
             lap("Harmony")
-    transformer, method = neighbour_search(
-        adata.n_obs, n_neighbors, exact_neighbors_max, seed, n_jobs
-    )
+    transformer, method = neighbour_search(adata.n_obs, n_neighbors, exact_neighbors_max, seed)
     sc.pp.neighbors(
         adata, n_neighbors=n_neighbors, use_rep=rep, random_state=seed, transformer=transformer
     )
@@ -177,7 +153,7 @@ def integrate(
     return info
 
 
-def neighbour_search(n_obs: int, n_neighbors: int, exact_max: int, seed: int, n_jobs: int = 1):
+def neighbour_search(n_obs: int, n_neighbors: int, exact_max: int, seed: int):
     """Neighbour search for ``sc.pp.neighbors``: exact up to ``exact_max`` nuclei.
 
     Brute-force search (BLAS) is exact, deterministic and the faster one up to about
@@ -193,7 +169,7 @@ def neighbour_search(n_obs: int, n_neighbors: int, exact_max: int, seed: int, n_
         from sklearn.neighbors import KNeighborsTransformer
 
         return (
-            KNeighborsTransformer(n_neighbors=n_neighbors, algorithm="brute", n_jobs=n_jobs),
+            KNeighborsTransformer(n_neighbors=n_neighbors, algorithm="brute", n_jobs=1),
             "exact",
         )
     from pynndescent import PyNNDescentTransformer
@@ -236,4 +212,31 @@ def leiden(adata, resolution: float, seed: int, key: str = "leiden") -> None:
         directed=False,
         random_state=seed,
         key_added=key,
+    )
+
+
+def integration_result(adata):
+    """What integration made, without an expression matrix: the object to store.
+
+    Parameters
+    ----------
+    adata
+        Integrated nuclei (:func:`integrate`).
+
+    Returns
+    -------
+    anndata.AnnData
+        obs, var (with the highly variable genes), ``obsm`` (PCs, Harmony), ``varm``
+        (loadings), ``obsp`` and ``uns`` (the kNN graph, integration settings); no ``X``:
+        the counts are in the per-sample QC objects and in the final annotated object.
+    """
+    import anndata as ad
+
+    return ad.AnnData(
+        obs=adata.obs.copy(),
+        var=adata.var.copy(),
+        obsm=dict(adata.obsm),
+        varm=dict(adata.varm),
+        obsp=dict(adata.obsp),
+        uns=dict(adata.uns),
     )

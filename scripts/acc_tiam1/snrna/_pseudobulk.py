@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -12,51 +12,52 @@ from ..errors import InputError
 from ._names import UNASSIGNED, safe_name
 
 
-def pseudobulk(adata, layer: str = "counts"):
-    """Sum raw counts per sample x cell type (``sc.get.aggregate``).
+def pseudobulk(samples: Iterable[tuple[str, object]], cell_types: pd.Series, layer=None):
+    """Sum raw counts per sample x cell type (``sc.get.aggregate``), one sample at a time.
 
     Unassigned nuclei are left out.
+
+    Parameters
+    ----------
+    samples
+        ``(sample, AnnData)`` pairs, raw counts in ``X`` (or ``layers[layer]``), e.g.
+        :func:`acc_tiam1.snrna.iter_qc_samples`; every object must have the same genes.
+    cell_types
+        Cell type of every nucleus (index: nucleus names as in the objects).
+    layer
+        Layer holding the counts to sum; None: ``X``.
 
     Returns
     -------
     anndata.AnnData
         One row per sample x cell type present, ``X`` int64 summed counts, obs
         ``sample``, ``cell_type``, ``cell_type_safe``, ``n_nuclei``, ``total_counts``;
-        var as in ``adata``.
+        var ``gene``.
     """
     import anndata as ad
     import scanpy as sc
 
-    assigned = (adata.obs["cell_type"].astype(str) != UNASSIGNED).to_numpy()
-    counts = adata.layers[layer] if layer else adata.X
-    sub_obs = pd.DataFrame(
-        {
-            "sample": adata.obs["sample"].astype(str).to_numpy(),
-            "cell_type": adata.obs["cell_type"].astype(str).to_numpy(),
-        },
-        index=adata.obs_names,
-    )
-    # One sample at a time: aggregate multiplies a float indicator matrix with the counts,
-    # which copies them as float64; per sample that copy stays small.
-    parts, labels = [], []
-    for sample in pd.unique(sub_obs["sample"]):
-        rows = np.flatnonzero(assigned & (sub_obs["sample"] == sample).to_numpy())
-        if not len(rows):
+    parts, rows, var = [], [], None
+    for sample, adata in samples:
+        labels = cell_types.reindex(adata.obs_names).astype(str).to_numpy()
+        keep = np.flatnonzero(labels != UNASSIGNED)
+        var = adata.var[["gene"]].copy() if var is None else var
+        if not len(keep):
             continue
-        part = ad.AnnData(X=counts[rows], obs=sub_obs.iloc[rows])
-        agg = sc.get.aggregate(part, by="cell_type", func="sum")
+        counts = adata.layers[layer] if layer else adata.X
+        obs = pd.DataFrame({"cell_type": labels[keep]}, index=adata.obs_names[keep])
+        # One sample at a time: aggregate multiplies a float indicator matrix with the
+        # counts, which copies them as float64; per sample that copy stays small.
+        agg = sc.get.aggregate(ad.AnnData(X=counts[keep], obs=obs), by="cell_type", func="sum")
         parts.append(np.rint(np.asarray(agg.layers["sum"])).astype(np.int64))
-        labels += [(sample, str(t)) for t in agg.obs["cell_type"]]
-    sums = np.vstack(parts) if parts else np.zeros((0, adata.n_vars), dtype=np.int64)
-    n_nuclei = sub_obs[assigned].groupby(["sample", "cell_type"], observed=True).size()
-    obs = pd.DataFrame(labels, columns=["sample", "cell_type"])
-    obs["cell_type_safe"] = obs["cell_type"].map(safe_name)
-    obs["n_nuclei"] = [
-        int(n_nuclei.get((s, t), 0)) for s, t in zip(obs["sample"], obs["cell_type"], strict=True)
-    ]
+        n = obs["cell_type"].value_counts()
+        rows += [(sample, str(t), int(n[str(t)])) for t in agg.obs["cell_type"]]
+    sums = np.vstack(parts) if parts else np.zeros((0, len(var)), dtype=np.int64)
+    obs = pd.DataFrame(rows, columns=["sample", "cell_type", "n_nuclei"])
+    obs.insert(2, "cell_type_safe", obs["cell_type"].map(safe_name))
     obs["total_counts"] = sums.sum(axis=1)
     obs.index = [f"{s}|{t}" for s, t in zip(obs["sample"], obs["cell_type_safe"], strict=True)]
-    return ad.AnnData(X=sparse.csr_matrix(sums), obs=obs, var=adata.var[["gene"]].copy())
+    return ad.AnnData(X=sparse.csr_matrix(sums), obs=obs, var=var)
 
 
 def filter_pseudobulk_samples(obs: pd.DataFrame, min_nuclei: int, min_counts: int) -> pd.Series:

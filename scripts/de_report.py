@@ -1,0 +1,39 @@
+"""Rules bulk_de_plots and snrna_de_plots: volcano plot, MA plot and a searchable page of
+every DE table of one dataset (a contrast the dataset did not test gets a note instead)."""
+
+from acc_tiam1 import io, plotting
+from acc_tiam1.de import plots
+from acc_tiam1.html_table import interactive_table, message_page
+from acc_tiam1.runner import run_rule
+
+
+def main(smk):
+    p = smk.params
+    outputs = zip(
+        p.contrast_names,
+        smk.input.tables,
+        smk.output.volcano,
+        smk.output.ma,
+        smk.output.html,
+        strict=True,
+    )
+    for name, table_path, volcano, ma, html in outputs:
+        title = p.titles[name]
+        if name in p.skipped:
+            note = f"Not tested: {p.skipped[name]}."
+            for path in (volcano, ma):
+                plotting.save(plotting.message_figure(title, note), path)
+            io.write_text(message_page(title, note), html)
+            continue
+        table = io.read_tsv(table_path, index_col=None)
+        plotting.save(
+            plots.volcano(
+                table, title, p.padj_threshold, p.lfc_threshold, p.label_top, p.highlight_genes
+            ),
+            volcano,
+        )
+        plotting.save(plots.ma(table, title, p.padj_threshold, p.label_top, p.highlight_genes), ma)
+        io.write_text(interactive_table(table, title, p.note, p.max_rows), html)
+
+
+run_rule(main, snakemake)

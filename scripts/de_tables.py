@@ -1,0 +1,53 @@
+"""Rules bulk_de and snrna_de: one DESeq2 fit, then a Wald test per contrast of it.
+
+Every configured contrast gets a table; a contrast that the dataset cannot test (a
+cell type with too few animals in a group) gets the standard columns and no genes, and
+the pseudobulk plan says why.
+"""
+
+import logging
+
+from acc_tiam1 import de, design, io
+from acc_tiam1.runner import run_rule
+
+
+def main(smk):
+    p = smk.params
+    counts, genes = io.read_prepared_counts(smk.input.counts)
+    samples = io.read_sample_sheet(smk.input.samples)
+    tested = design.parse_contrasts(p.contrasts)
+    coldata = design.make_coldata(samples.loc[counts.columns], p.design, tested)
+    logging.info(
+        "%s: design %s; reference levels: %s",
+        p.label,
+        p.design,
+        {c: str(coldata[c].cat.categories[0]) for c in coldata.columns},
+    )
+    dds = de.fit_deseq(counts, coldata, p.design, min_replicates=p.de["min_replicates_for_replace"])
+    logging.info("size factors: %s", dds.obs["size_factors"].round(4).to_dict())
+    io.write_tsv(de.normalized_counts(dds, genes), smk.output.normalized)
+    by_name = {c.name: c for c in tested}
+    for name, path in zip(p.contrast_names, smk.output.tables, strict=True):
+        if name not in by_name:
+            logging.info("%s: not tested (%s)", name, p.skipped.get(name, "not planned"))
+            io.write_tsv(de.untested_table(), path, index=False)
+            continue
+        table = de.contrast_table(
+            dds,
+            by_name[name],
+            genes.loc[dds.var_names],
+            alpha=p.de["alpha"],
+            cooks_filter=p.de["cooks_filter"],
+            independent_filter=p.de["independent_filter"],
+            shrink=p.de["lfc_shrink"],
+        )
+        logging.info(
+            "%s: %d genes with padj < %g",
+            name,
+            int((table["padj"] < p.de["alpha"]).sum()),
+            p.de["alpha"],
+        )
+        io.write_tsv(table, path, index=False)
+
+
+run_rule(main, snakemake)
