@@ -1,6 +1,6 @@
-"""Rule bulk_qc_plots: library sizes, PCA per covariate, sample-distance heatmap."""
+"""Rule bulk_qc_plots: library sizes, PCA per covariate, sample-distance heatmap, sex check."""
 
-from acc_tiam1 import io, plotting
+from acc_tiam1 import io, plotting, sexcheck
 from acc_tiam1.bulk import plots
 from acc_tiam1.runner import run_rule
 
@@ -18,6 +18,8 @@ def main(smk):
     scores = table[[c for c in table.columns if c.startswith("PC")]]
     plotting.save(plots.pca_grid(scores, variance, sheet, covariates), smk.output.pca)
     plotting.save(plots.distance_heatmap(distances, sheet, covariates[:2]), smk.output.distances)
+    sex = io.read_tsv(smk.input.sex)
+    plotting.save(sexcheck.plot_sex_check(sex, "Sex check (bulk)"), smk.output.sex)
 
 
 run_rule(main, snakemake)

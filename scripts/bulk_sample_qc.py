@@ -3,7 +3,7 @@
 import logging
 
 import pandas as pd
-from acc_tiam1 import bulk, io
+from acc_tiam1 import bulk, io, sexcheck
 from acc_tiam1.runner import run_rule
 
 
@@ -29,6 +29,9 @@ def main(smk):
         smk.output.variance,
         index=False,
     )
+    sex, mismatches = sexcheck.sex_check(sexcheck.sex_gene_counts(counts, genes["gene"]), sheet)
+    io.write_tsv(sex, smk.output.sex)
+    sexcheck.act_on_mismatches(mismatches, sex, smk.params.sex_mismatch, smk.input.samples)
 
 
 run_rule(main, snakemake)

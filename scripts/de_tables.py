@@ -7,7 +7,7 @@ the pseudobulk plan says why.
 
 import logging
 
-from acc_tiam1 import de, design, io
+from acc_tiam1 import de, design, io, snrna
 from acc_tiam1.runner import run_rule
 
 
@@ -16,6 +16,15 @@ def main(smk):
     counts, genes = io.read_prepared_counts(smk.input.counts)
     samples = io.read_sample_sheet(smk.input.samples)
     tested = design.parse_contrasts(p.contrasts)
+    if "gene_filter" in smk.output.keys():
+        # Bulk: filter here. Pseudobulk counts arrive filtered (the pseudobulk plan).
+        keep = de.expression_filter(
+            counts, samples, sorted({c.variable for c in tested}), p.gene_filter
+        )
+        record = de.filter_record(keep, p.gene_filter)
+        logging.info("gene filter: %s", record.iloc[0].to_dict())
+        io.write_tsv(record, smk.output.gene_filter, index=False)
+        counts, genes = counts[keep], genes[keep]
     coldata = design.make_coldata(samples.loc[counts.columns], p.design, tested)
     logging.info(
         "%s: design %s; reference levels: %s",
@@ -41,6 +50,15 @@ def main(smk):
             independent_filter=p.de["independent_filter"],
             shrink=p.de["lfc_shrink"],
         )
+        if smk.input.get("ambient"):
+            explained = io.read_tsv(smk.input.ambient, index_col=None)
+            table = snrna.flag_mostly_ambient(
+                table,
+                explained,
+                explained["cell_type"].iloc[0],
+                alpha=p.de["alpha"],
+                max_fraction=p.ambient_max_fraction,
+            )
         logging.info(
             "%s: %d genes with padj < %g",
             name,

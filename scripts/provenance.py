@@ -3,22 +3,25 @@
 import pandas as pd
 import yaml
 from acc_tiam1 import io, provenance
+from acc_tiam1 import snrna as snrna_lib
 from acc_tiam1.runner import run_rule
 
 
-def bulk_part(smk, config, versions, methods, counts):
+def bulk_part(smk, config, versions, methods, counts, sex):
     qc = io.read_tsv(smk.input.bulk_qc)
     summary = io.read_tsv(smk.input.bulk_summary, index_col=None)
     sheet = io.read_sample_sheet(smk.input.bulk_samples)
     refs = provenance.reference_levels(sheet, config["bulk"]["design"], config)
+    sex["bulk"] = io.read_tsv(smk.input.bulk_sex)
     n_genes = int(summary["genes_tested"].max()) if len(summary) else 0
+    gene_filter = io.read_tsv(smk.input.bulk_filter, index_col=None).iloc[0]
     methods["Bulk RNA-seq"] = provenance.bulk_methods(
-        config, versions, len(qc), n_genes, refs, int(qc["outlier"].sum())
+        config, versions, len(qc), n_genes, refs, int(qc["outlier"].sum()), gene_filter
     )
     counts += provenance.bulk_counts(sheet, qc, summary)
 
 
-def snrna_part(smk, config, versions, methods, counts):
+def snrna_part(smk, config, versions, methods, counts, sex):
     snrna, seed = config["snrna"], config["seed"]
     filters = io.read_tsv(smk.input.snrna_filters, index_col=None)
     clusters = io.read_tsv(smk.input.snrna_clusters, index_col=None)
@@ -30,6 +33,10 @@ def snrna_part(smk, config, versions, methods, counts):
     methods["Single-nucleus RNA-seq: quality control"] = provenance.snrna_qc_methods(
         snrna.get("qc", {}), filters, versions, seed
     )
+    methods["Single-nucleus RNA-seq: ambient RNA"] = provenance.snrna_ambient_methods(
+        snrna.get("ambient", {}), io.read_tsv(smk.input.snrna_contamination, index_col=None)
+    )
+    sex["single-nucleus"] = io.read_tsv(smk.input.snrna_sex)
     methods["Single-nucleus RNA-seq: integration, clustering and annotation"] = (
         provenance.snrna_clustering_methods(snrna, info, markers, clusters, versions, seed)
     )
@@ -39,7 +46,11 @@ def snrna_part(smk, config, versions, methods, counts):
             versions,
             samples,
             plan,
-            provenance.reference_levels(sheet.drop(columns="path"), snrna["design"], config),
+            provenance.reference_levels(
+                sheet.drop(columns=[c for c in snrna_lib.PATH_COLUMNS if c in sheet]),
+                snrna["design"],
+                config,
+            ),
         )
     )
     counts += provenance.snrna_counts(filters, clusters, samples, plan)
@@ -64,11 +75,13 @@ def enrichment_part(smk, config, versions, methods, counts):
 def main(smk):
     config = smk.params.config
     versions = provenance.package_versions()
-    methods, counts = {}, []
+    methods, counts, sex = {}, [], {}
     if "bulk_qc" in smk.input.keys():
-        bulk_part(smk, config, versions, methods, counts)
+        bulk_part(smk, config, versions, methods, counts, sex)
     if "snrna_filters" in smk.input.keys():
-        snrna_part(smk, config, versions, methods, counts)
+        snrna_part(smk, config, versions, methods, counts, sex)
+    if sex:
+        methods["Sex check"] = provenance.sex_check_methods(sex, config["qc"]["sex_mismatch"])
     if "nes" in smk.input.keys():
         enrichment_part(smk, config, versions, methods, counts)
     page = provenance.provenance_page(

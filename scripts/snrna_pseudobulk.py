@@ -1,39 +1,68 @@
-"""Checkpoint snrna_pseudobulk: counts per sample x cell type, and what can be tested."""
+"""Checkpoint snrna_pseudobulk: counts per sample x cell type (co-expression doublets out,
+ambient RNA removed), what the soup explains per cell type, the sex check, and what can
+be tested."""
 
 import logging
 from pathlib import Path
 
-from acc_tiam1 import design, io, snrna
+from acc_tiam1 import design, io, sexcheck, snrna
 from acc_tiam1.runner import run_rule
 
 
 def main(smk):
+    p = smk.params
     genes = snrna.read_h5ad_parts(smk.input.h5ad, x=False).var_names
     sheet = io.read_sample_sheet(smk.input.samples)
     markers = io.read_markers(smk.input.markers)
-    nuclei = snrna.read_annotation_table(smk.input.nuclei)
-    contrasts = design.parse_contrasts(smk.params.contrasts)
-    qc = dict(zip(smk.params.samples, smk.input.qc, strict=True))
-    samples = ((s, a[:, genes]) for s, a in snrna.iter_qc_samples(qc))
-    pb = snrna.pseudobulk(samples, nuclei["cell_type"])
+    cell_types = snrna.read_annotation_table(smk.input.nuclei)["cell_type"]
+    ambient = io.read_tsv(smk.input.ambient)
+    soups = {}
+    if p.ambient_method == "soup":
+        for sample, summary, soup in zip(
+            p.samples, smk.input.summaries, smk.input.soups, strict=True
+        ):
+            row = io.read_tsv(summary, index_col=None).iloc[0].to_dict()
+            soups[sample] = snrna.read_soup(io.read_tsv(soup, index_col=None), row, genes)
+    qc = dict(zip(p.samples, smk.input.qc, strict=True))
+    nuclei = (
+        (s, snrna.apply_ambient(a[:, genes], ambient, soups.get(s), cell_types))
+        for s, a in snrna.iter_qc_samples(qc)
+    )
+    # X: ambient-corrected counts, what DE tests; layers["X"]: the counts as measured.
+    pb = snrna.pseudobulk(
+        nuclei, cell_types, layers=("ambient_corrected", None), obs_sums=("ambient_umis",)
+    )
     samples, plan, counts = snrna.pseudobulk_plan(
         pb,
         sheet,
         list(markers["cell_type"]),
-        smk.params.design,
-        contrasts,
-        smk.params.pseudobulk,
-        smk.params.min_group_size,
+        p.design,
+        design.parse_contrasts(p.contrasts),
+        p.pseudobulk,
+        p.min_group_size,
+        p.gene_filter,
     )
     pb.obs["kept"] = samples.loc[pb.obs_names, "kept"].to_numpy()
     pb.obs["dropped_reason"] = samples.loc[pb.obs_names, "dropped_reason"].to_numpy()
     for row in plan[plan["status"] == "skipped"].itertuples():
         logging.info("skipped: %s x %s: %s", row.cell_type, row.contrast, row.reason)
+    explained = (
+        snrna.ambient_by_cell_type(pb, {s: soup.profile for s, soup in soups.items()})
+        if soups
+        else {}
+    )
     folder = Path(smk.output.cell_types)
     folder.mkdir(parents=True, exist_ok=True)
     for safe, table in counts.items():
         io.write_tsv(table, folder / f"{safe}.counts.tsv")
+        if safe in explained:
+            io.write_tsv(explained[safe], folder / f"{safe}.ambient.tsv", index=False)
         logging.info("%s: %d genes x %d samples for DE", safe, *table.drop(columns="gene").shape)
+
+    sex, mismatches = sexcheck.sex_check(sexcheck.sex_gene_counts(snrna.sample_totals(pb)), sheet)
+    io.write_tsv(sex, smk.output.sex)
+    sexcheck.act_on_mismatches(mismatches, sex, p.sex_mismatch, smk.input.samples)
+
     snrna.write_h5ad(pb, smk.output.h5ad)
     io.write_tsv(samples, smk.output.samples)
     io.write_tsv(plan, smk.output.plan, index=False)

@@ -1,4 +1,5 @@
-"""Rule snrna_qc_sample: read one sample, check it, filter nuclei, remove doublets."""
+"""Rule snrna_qc_sample: read one sample, check it, filter nuclei, remove doublets, and
+take its soup profile (ambient RNA) from its empty droplets or its nuclei."""
 
 import logging
 
@@ -31,9 +32,14 @@ def main(smk):
         row["doublets"],
         row["nuclei_kept"],
     )
+    soup, ranks = snrna.sample_soup(kept, adata.obs_names, smk.params.raw_path, sample)
+    for key, value in soup.describe().items():
+        summary[key] = value
     snrna.write_h5ad(kept, smk.output.h5ad)
     io.write_tsv(nuclei, smk.output.nuclei)
     io.write_tsv(summary, smk.output.summary, index=False)
+    io.write_tsv(snrna.soup_table(soup, kept.var), smk.output.soup, index=False)
+    io.write_tsv(ranks, smk.output.ranks, index=False)
 
 
 run_rule(main, snakemake)

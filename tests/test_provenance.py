@@ -58,6 +58,7 @@ FILTERS = pd.DataFrame(
         "high_mito": [40, 50],
         "failed_qc": [50, 70],
         "doublets": [30, 40],
+        "coexpression_doublets": [3, 5],
         "nuclei_kept": [920, 1090],
         "pct_kept": [92.0, 90.83],
         "threshold_min_counts": [210.5, 260.2],
@@ -144,6 +145,18 @@ RESCUE = {
 }
 
 
+#: contamination.tsv of the two samples: one with raw droplets, one without.
+CONTAMINATION = pd.DataFrame(
+    {
+        "sample": ["s1", "s2"],
+        "rho": [0.031, 0.092],
+        "beta": [0.05, 0.2],
+        "soup_basis": ["empty_droplets", "nuclei"],
+        "coexpression_doublets": [3, 5],
+    }
+)
+
+
 def methods_text(config, info=INFO, rescue=RESCUE) -> str:
     """Every Methods paragraph of the snRNA, enrichment and rescue parts, joined."""
     snrna, seed = config["snrna"], config["seed"]
@@ -156,6 +169,7 @@ def methods_text(config, info=INFO, rescue=RESCUE) -> str:
             ),
             provenance.enrichment_methods(config, VERSIONS, GENE_SETS, TABLES),
             provenance.rescue_methods(config, rescue, ["bulk", "snRNA L2/3 IT"]),
+            provenance.snrna_ambient_methods(snrna.get("ambient", {}), CONTAMINATION),
         ]
     )
 
@@ -185,7 +199,7 @@ SETTINGS = [
     ("snrna.qc.max_pct_mito", 2.5, "more than 2.5% of its UMIs"),
     ("snrna.qc.expected_doublet_rate", 0.075, "expected doublet rate 0.075"),
     ("snrna.qc.doublet_threshold", 0.31, "doublet-score threshold 0.31"),
-    ("snrna.qc.doublets", False, "Doublet detection was switched off"),
+    ("snrna.qc.doublets", False, "Doublet detection with Scrublet was switched off"),
     ("snrna.integration.n_neighbors", 23, "A 23-nearest-neighbour graph"),
     ("snrna.integration.umap_min_dist", 0.15, "min_dist 0.15"),
     ("snrna.integration.batch_key", "cohort", "column 'cohort'"),
@@ -197,11 +211,15 @@ SETTINGS = [
     ("snrna.design", "~ batch + condition", "on the design ~ batch + condition"),
     ("snrna.pseudobulk.min_nuclei", 13, "fewer than 13 nuclei"),
     ("snrna.pseudobulk.min_counts", 2500, "fewer than 2,500 UMIs"),
-    ("snrna.pseudobulk.min_count", 11, "min.count 11"),
-    ("snrna.pseudobulk.min_total_count", 17, "min.total.count 17"),
-    ("snrna.pseudobulk.large_n", 12, "large.n 12"),
-    ("snrna.pseudobulk.min_prop", 0.6, "min.prop 0.6"),
+    ("de.filter.min_count", 11, "min.count 11"),
+    ("de.filter.min_total_count", 17, "min.total.count 17"),
+    ("de.filter.large_n", 12, "large.n 12"),
+    ("de.filter.min_prop", 0.6, "min.prop 0.6"),
     ("snrna.pseudobulk.min_genes", 66, "fewer than 66 genes left"),
+    ("de.filter.method", "none", "Genes were not filtered before the fit"),
+    ("snrna.ambient.method", "none", "Ambient RNA was neither estimated nor removed"),
+    ("snrna.ambient.max_fraction", 0.4, "at least 0.4 is flagged mostly_ambient"),
+    ("snrna.qc.coexpression_doublets", False, None),
     ("de.min_group_size", 3, "at least 3 animals"),
     ("de.alpha", 0.07, "alpha = 0.07"),
     ("de.independent_filter", False, "within each cell type \u00d7 contrast without independent"),
@@ -236,15 +254,16 @@ def test_default_text_names_tools_versions_and_numbers():
         "Single-nucleus count matrices of 2 animals (2,200 nuclei in the input matrices)",
         "scanpy 1.11.5",
         "Scrublet (Wolock et al. 2019)",
-        "scikit-image 0.26.0",
-        "per-sample thresholds 0.210",  # one sample found a doublet threshold...
-        "In 1 sample(s) no threshold was found",  # ... the other did not
+        "as scDblFinder's doubletThresholding(method='optim') does",
+        "per-sample thresholds 0.210",  # one sample was scored...
+        "In 1 sample(s) fewer than 100 nuclei passed QC",  # ... the other was too small
         "per-sample lower limits 210\u2013260",
         "per-sample limits 1.50\u20131.80%",
         "In total 120 nuclei failed at least one QC filter (low UMI count 30, high UMI "
         "count 3, few detected genes 27, many detected genes 3, high mitochondrial fraction "
-        "90; a nucleus can fail several) and 70 were removed as doublets, leaving 2,010 "
-        "nuclei (91.4%; 920\u20131,090 per animal)",
+        "90; a nucleus can fail several) and 70 were removed as doublets by Scrublet.",
+        "were removed as doublets as well (8 nuclei)",
+        "2,010 nuclei were left (91.4%; 920\u20131,090 per animal)",
         "The 1,234 most highly variable genes",
         "reduced to 17 principal components",
         "Harmony (Korsunsky et al. 2019), with the algorithm and default parameters of "

@@ -223,6 +223,9 @@ def test_cellbender_unfiltered_output_keeps_cells(tmp_path, raw, caplog):
     assert a.n_obs == 39
     assert bcs[5] not in a.obs_names and bcs[41] not in a.obs_names
     assert "unfiltered" in caplog.text
+    # A sheet's path may name CellBender's output: the workflow's reader keeps the cells.
+    std = snrna.read_sample(path, "S1")
+    assert std.n_obs == 39 and std.X.dtype == np.int32
 
 
 def test_cellbender_missing_file(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from acc_tiam1 import sexcheck
+from acc_tiam1 import plotting, sexcheck
 from acc_tiam1.errors import InputError
 from scipy import sparse
 
@@ -115,7 +115,19 @@ def test_pseudobulk_from_nuclei_equals_bulk_sum():
 def test_plot(tmp_path, sheet):
     table = sexcheck.sex_gene_counts(bulk_counts(list("FFMMMM")))
     out, _ = sexcheck.sex_check(table, sheet)
-    fig = sexcheck.plot_sex_check(out, tmp_path / "sex.png")
-    assert (tmp_path / "sex.png").stat().st_size > 1000
+    fig = sexcheck.plot_sex_check(out)
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert labels == ["S4 (sheet female)"]
+    plotting.save(fig, tmp_path / "sex.png")
+    assert (tmp_path / "sex.png").stat().st_size > 1000
+
+
+def test_mismatch_warns_or_stops(sheet, caplog):
+    table = sexcheck.sex_gene_counts(bulk_counts(list("FFMMMM")))
+    out, mismatches = sexcheck.sex_check(table, sheet)
+    assert mismatches == ["S4"]
+    sexcheck.act_on_mismatches(mismatches, out, "warn", "sheet.tsv")
+    assert "S4 (sheet: female, data: male)" in caplog.text
+    with pytest.raises(InputError, match=r"S4 \(sheet: female, data: male\).*sex_mismatch"):
+        sexcheck.act_on_mismatches(mismatches, out, "error", "sheet.tsv")
+    sexcheck.act_on_mismatches([], out, "error", "sheet.tsv")  # nothing to stop on

@@ -237,7 +237,7 @@ def test_check_snrna_resolves_paths_relative_to_sheet(tmp_path):
 
 def test_check_snrna_missing_path_names_sample_and_sheet(tmp_path):
     sheet = write_sheet(tmp_path, [f"s{i}.h5" for i in range(6)])
-    with pytest.raises(InputError, match=r"sample 'S0': input '.*s0\.h5' does not exist") as e:
+    with pytest.raises(InputError, match=r"sample 'S0': path '.*s0\.h5' does not exist") as e:
         inputs.check_snrna(snrna_config(sheet))
     assert str(sheet) in str(e.value)
     # A path a demo rule writes is accepted before it exists.
@@ -524,7 +524,7 @@ def test_filter_by_expr():
         {"a": [100, 0, 5, 50], "b": [100, 0, 0, 40], "c": [100, 1, 0, 0], "d": [100, 0, 0, 0]},
         index=list("wxyz"),
     )
-    keep = snrna.filter_by_expr(counts, ["g1", "g1", "g2", "g2"], min_count=10, min_total_count=15)
+    keep = de.filter_by_expr(counts, ["g1", "g1", "g2", "g2"], min_count=10, min_total_count=15)
     assert keep.tolist() == [True, False, False, True]
 
 

@@ -279,6 +279,11 @@ class SnrnaInputs:
         Cell types of the marker table, in order.
     safe
         ``{cell type: file-safe name}``.
+    raw_paths
+        ``{sample: raw droplet matrix}`` of the samples whose sheet row has a
+        ``raw_path`` (Cell Ranger ``raw_feature_bc_matrix.h5`` or a raw matrix folder).
+    raw_inputs
+        ``{sample: files}`` of those raw matrices, as Snakemake sees them.
     """
 
     samples_path: str
@@ -289,6 +294,8 @@ class SnrnaInputs:
     markers_path: str
     cell_types: list[str]
     safe: dict[str, str]
+    raw_paths: dict[str, str]
+    raw_inputs: dict[str, list[str]]
 
     def label(self, safe_name: str) -> str:
         """The cell-type label of a file-safe name."""
@@ -303,7 +310,9 @@ def resolve_sample_path(path: str, sheet_path: str) -> str:
     return os.path.normpath(str(p))
 
 
-def _sample_input_files(sample: str, path: str, producible: set[str], sheet_path: str) -> list[str]:
+def _sample_input_files(
+    sample: str, path: str, producible: set[str], sheet_path: str, column: str = "path"
+) -> list[str]:
     from .snrna import input_format, mtx_files
 
     try:
@@ -318,13 +327,13 @@ def _sample_input_files(sample: str, path: str, producible: set[str], sheet_path
         if all(w in producible for w in wanted):
             return wanted
         raise InputError(
-            f"sample '{sample}': input '{path}' does not exist (paths in column 'path' are "
-            "relative to the sample sheet's folder unless absolute).",
+            f"sample '{sample}': {column} '{path}' does not exist (paths in column "
+            f"'{column}' are relative to the sample sheet's folder unless absolute).",
             sheet_path,
         )
     if not os.access(path, os.R_OK):
         raise InputError(
-            f"sample '{sample}': input '{path}' is not readable (check its permissions).",
+            f"sample '{sample}': {column} '{path}' is not readable (check its permissions).",
             sheet_path,
         )
     if fmt == "mtx":
@@ -339,6 +348,26 @@ def _sample_input_files(sample: str, path: str, producible: set[str], sheet_path
             sheet_path,
         )
     return [path]
+
+
+def _raw_input_files(sample: str, path: str, producible: set[str], sheet_path: str) -> list[str]:
+    """The files of a sample's raw droplet matrix, checked as far as they exist."""
+    from .snrna._raw import check_raw_path
+
+    if Path(path).name.lower().endswith(".h5ad"):
+        raise InputError(
+            f"sample '{sample}': raw_path '{path}' is an .h5ad; expected Cell Ranger's "
+            "raw_feature_bc_matrix.h5 or a raw matrix folder (Cell Ranger or STARsolo "
+            "Solo.out/GeneFull/raw).",
+            sheet_path,
+        )
+    files = _sample_input_files(sample, path, producible, sheet_path, column="raw_path")
+    if all(Path(f).exists() for f in files):
+        try:
+            check_raw_path(path, sample)
+        except InputError as err:
+            raise InputError(f"{err.message} (sheet column raw_path)", err.path) from None
+    return files
 
 
 def check_snrna(config: Mapping, producible: Collection[str] = ()) -> SnrnaInputs | None:
@@ -369,7 +398,15 @@ def check_snrna(config: Mapping, producible: Collection[str] = ()) -> SnrnaInput
         paths[sample] = resolve_sample_path(raw, sheet_path)
         inputs[sample] = _sample_input_files(sample, paths[sample], producible, sheet_path)
     sheet = sheet.assign(path=[paths[s] for s in sheet.index])
-    covariates = sheet.drop(columns="path")
+    raw_paths, raw_inputs = {}, {}
+    if "raw_path" in sheet.columns:
+        for sample, raw in sheet["raw_path"].items():
+            if raw is None or str(raw).strip() in ("", "nan", "NA"):
+                continue
+            raw_paths[sample] = resolve_sample_path(str(raw), sheet_path)
+            raw_inputs[sample] = _raw_input_files(sample, raw_paths[sample], producible, sheet_path)
+        sheet = sheet.assign(raw_path=[raw_paths.get(s, "") for s in sheet.index])
+    covariates = sheet.drop(columns=[c for c in ("path", "raw_path") if c in sheet.columns])
     for c in contrasts(config):
         if c.variable not in covariates.columns:
             continue  # validate_design names the missing column
@@ -403,6 +440,8 @@ def check_snrna(config: Mapping, producible: Collection[str] = ()) -> SnrnaInput
         markers_path=markers_path,
         cell_types=list(markers["cell_type"]),
         safe=safe,
+        raw_paths=raw_paths,
+        raw_inputs=raw_inputs,
     )
 
 

@@ -179,21 +179,57 @@ def sex_check(
     return compare_with_sheet(inferred, sheet, column)
 
 
+def act_on_mismatches(mismatches: Sequence[str], table: pd.DataFrame, mode: str, where: str):
+    """Warn about, or stop on, samples whose data disagree with the sheet's sex.
+
+    Parameters
+    ----------
+    mismatches
+        The mismatching samples (:func:`sex_check`).
+    table
+        The sex-check table.
+    mode
+        ``"warn"`` (log a warning naming them) or ``"error"`` (raise).
+    where
+        The sample sheet, named in the message.
+
+    Raises
+    ------
+    InputError
+        With ``mode="error"`` when a sample mismatches.
+    """
+    import logging
+
+    if not len(mismatches):
+        return
+    detail = ", ".join(
+        f"{s} (sheet: {table.at[s, 'sheet_sex']}, data: {table.at[s, 'inferred_sex']})"
+        for s in mismatches
+    )
+    message = (
+        f"sex check: {len(mismatches)} sample(s) disagree with the sheet's sex column: "
+        f"{detail}. A swapped or mislabelled sample? Check the sheet."
+    )
+    if mode == "error":
+        raise InputError(message + " (qc.sex_mismatch: error)", where)
+    logging.getLogger(__name__).warning("%s (%s)", message, where)
+
+
 def plot_sex_check(
     table: pd.DataFrame,
-    path=None,
     title: str = "Sex check",
     thresholds: Mapping[str, float] | None = None,
 ):
     """Xist against chrY (CPM, log scale) per sample, coloured by the sheet's sex.
 
-    Mismatching samples are labelled; the dashed lines are the calling levels. Returns the
-    Figure (saved to ``path`` and closed when a path is given).
-    """
-    import matplotlib
+    Mismatching samples are labelled; the dashed lines are the calling levels.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    from .plotting import plt
 
     levels = {**THRESHOLDS, **dict(thresholds or {})}
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -231,7 +267,4 @@ def plot_sex_check(
     )
     ax.legend(title="sheet sex", fontsize=8, frameon=False)
     fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=150)
-        plt.close(fig)
     return fig

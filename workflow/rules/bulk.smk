@@ -33,6 +33,12 @@ rule bulk_sample_qc:
         ),
         distances="results/bulk/qc/sample_distances.tsv",
         variance="results/bulk/qc/pca_variance.tsv",
+        sex=report(
+            "results/bulk/qc/sex_check.tsv",
+            caption="../report/sex_check.rst",
+            category="1. Bulk QC",
+            labels={"figure": "sex check (table)"},
+        ),
     log:
         "logs/bulk/sample_qc.log",
     benchmark:
@@ -47,6 +53,7 @@ rule bulk_sample_qc:
         top_variable_genes=config["bulk_qc"]["top_variable_genes"],
         outlier_mad=config["bulk_qc"]["outlier_mad"],
         group_by=CONTRASTS[0].variable,
+        sex_mismatch=config["qc"]["sex_mismatch"],
     script:
         "../../scripts/bulk_sample_qc.py"
 
@@ -57,6 +64,7 @@ rule bulk_qc_plots:
         table=rules.bulk_sample_qc.output.table,
         distances=rules.bulk_sample_qc.output.distances,
         variance=rules.bulk_sample_qc.output.variance,
+        sex=rules.bulk_sample_qc.output.sex,
     output:
         library_sizes=report(
             "results/bulk/qc/library_sizes.png",
@@ -75,6 +83,12 @@ rule bulk_qc_plots:
             caption="../report/bulk_distances.rst",
             category="1. Bulk QC",
             labels={"figure": "sample distances"},
+        ),
+        sex=report(
+            "results/bulk/qc/sex_check.png",
+            caption="../report/sex_check_plot.rst",
+            category="1. Bulk QC",
+            labels={"figure": "sex check"},
         ),
     log:
         "logs/bulk/qc_plots.log",
@@ -110,6 +124,7 @@ rule bulk_de:
         ],
         # A matrix, not a result to read: kept out of the report to keep it small.
         normalized="results/bulk/normalized_counts.tsv",
+        gene_filter="results/bulk/de/gene_filter.tsv",
     log:
         "logs/bulk/de.log",
     benchmark:
@@ -127,6 +142,7 @@ rule bulk_de:
         contrast_names=CONTRAST_NAMES,
         skipped={},
         de=de_params(),
+        gene_filter=config["de"]["filter"],
     script:
         "../../scripts/de_tables.py"
 

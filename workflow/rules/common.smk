@@ -65,23 +65,17 @@ def runtime(base, per_input_mb=0.0):
     return _runtime
 
 
+def rule_outputs(*names):
+    """Every output of the named rules (targets; call after the rules are defined)."""
+    return [f for name in names for f in getattr(rules, name).output]
+
+
 def bulk_outputs():
     if BULK is None:
         return []
-    return [
-        "results/bulk/qc/sample_qc.tsv",
-        "results/bulk/qc/library_sizes.png",
-        "results/bulk/qc/pca.png",
-        "results/bulk/qc/sample_distances.png",
-        "results/bulk/normalized_counts.tsv",
-        "results/bulk/de/summary.tsv",
-        *expand("results/bulk/de/{contrast}.tsv", contrast=CONTRAST_NAMES),
-        *expand(
-            "results/bulk/de/{contrast}.{plot}",
-            contrast=CONTRAST_NAMES,
-            plot=["volcano.png", "ma.png", "table.html"],
-        ),
-    ]
+    return rule_outputs(
+        "bulk_sample_qc", "bulk_qc_plots", "bulk_de", "bulk_de_plots", "bulk_de_summary"
+    )
 
 
 def enrichment_inputs():
@@ -100,30 +94,22 @@ def enrichment_inputs():
 
 def snrna_outputs():
     """Single-nucleus results. The per-cell-type DE tables and plots are pulled in by
-    results/snrna/de/summary.tsv, whose inputs come from checkpoint snrna_pseudobulk."""
+    rule snrna_de_summary, whose inputs come from checkpoint snrna_pseudobulk."""
     if SNRNA is None:
         return []
-    return [
-        "results/snrna/qc/filter_summary.tsv",
-        "results/snrna/qc/nuclei_per_sample.png",
-        *expand("results/snrna/qc/{sample}.qc.png", sample=SNRNA.samples.index),
-        "results/snrna/annotated.h5ad",
-        "results/snrna/annotation/clusters.tsv",
-        "results/snrna/annotation/marker_dotplot.png",
-        "results/snrna/annotation/cluster_scores.png",
-        *expand(
-            "results/snrna/annotation/umap_{what}.png",
-            what=["cell_type", "sample", "condition", "genes"],
-        ),
-        "results/snrna/composition/tests.tsv",
-        "results/snrna/composition/composition.png",
-        "results/snrna/composition/proportions.png",
-        "results/snrna/pseudobulk/plan.tsv",
-        "results/snrna/de/summary.tsv",
-        "results/snrna/pathway/per_animal.tsv",
-        "results/snrna/pathway/genes.png",
-        "results/snrna/pathway/gene_sets.png",
-    ]
+    return rule_outputs(
+        "snrna_qc_summary",
+        "snrna_qc_plots",
+        "snrna_ambient",
+        "snrna_assemble",
+        "snrna_annotate",
+        "snrna_annotation_plots",
+        "snrna_composition",
+        "snrna_composition_plots",
+        "snrna_de_summary",
+        "snrna_pathway",
+        "snrna_pathway_plots",
+    )
 
 
 def all_outputs():
@@ -132,7 +118,7 @@ def all_outputs():
         + enrichment_outputs()
         + rescue_outputs()
         + snrna_outputs()
-        + ["results/provenance/methods.html"]
+        + rule_outputs("provenance")
     )
 
 
@@ -166,20 +152,24 @@ def provenance_inputs(wildcards):
     inputs = {}
     if BULK is not None:
         inputs["bulk_samples"] = BULK.samples_path
-        inputs["bulk_qc"] = "results/bulk/qc/sample_qc.tsv"
-        inputs["bulk_summary"] = "results/bulk/de/summary.tsv"
+        inputs["bulk_qc"] = rules.bulk_sample_qc.output.table
+        inputs["bulk_summary"] = rules.bulk_de_summary.output.summary
+        inputs["bulk_sex"] = rules.bulk_sample_qc.output.sex
+        inputs["bulk_filter"] = rules.bulk_de.output.gene_filter
     if SNRNA is not None:
         inputs["snrna_samples"] = SNRNA.samples_path
         inputs["snrna_markers"] = SNRNA.markers_path
-        inputs["snrna_filters"] = "results/snrna/qc/filter_summary.tsv"
-        inputs["snrna_integration"] = "results/snrna/integration.json"
-        inputs["snrna_clusters"] = "results/snrna/annotation/clusters.tsv"
-        inputs["snrna_pseudobulk"] = "results/snrna/pseudobulk/samples.tsv"
-        inputs["snrna_plan"] = "results/snrna/pseudobulk/plan.tsv"
+        inputs["snrna_filters"] = rules.snrna_qc_summary.output.table
+        inputs["snrna_integration"] = rules.snrna_integrate.output.info
+        inputs["snrna_clusters"] = rules.snrna_annotate.output.clusters
+        inputs["snrna_pseudobulk"] = rules.snrna_pseudobulk.output.samples
+        inputs["snrna_plan"] = rules.snrna_pseudobulk.output.plan
+        inputs["snrna_contamination"] = rules.snrna_ambient.output.contamination
+        inputs["snrna_sex"] = rules.snrna_pseudobulk.output.sex
     if BULK is not None or SNRNA is not None:
         inputs["genesets"] = GENESET_FILES
-        inputs["nes"] = "results/enrichment/summary/nes.tsv"
+        inputs["nes"] = rules.enrichment_summary.output.nes
     inputs["rescue_counts"] = expand(
-        "results/rescue/{branch}/class_counts.tsv", branch=rescue_branches()
+        rules.rescue_tables.output.counts, branch=rescue_branches()
     )
     return inputs

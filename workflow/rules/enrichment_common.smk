@@ -66,31 +66,16 @@ def gsea_table(dataset, contrast):
 
 
 def enrichment_outputs():
-    """Targets known at parse time; snRNA tables come in through enrichment_summary."""
+    """Targets, known at parse time (the snRNA GSEA job writes every cell type's tables)."""
     if BULK is None and SNRNA is None:
         return []
-    out = []
-    if BULK is not None:
-        out += [gsea_table("bulk", c) for c in CONTRAST_NAMES]
-    out += [
-        "results/enrichment/summary/nes.tsv",
-        "results/enrichment/summary/ora.tsv",
-        "results/enrichment/summary/ora_overview.tsv",
-        "results/enrichment/summary/geneset_coverage.tsv",
-    ]
-    out += [gsea_table(ds, c) for ds, c in snrna_gsea_outputs()]
-    out += expand(
-        "results/enrichment/summary/{contrast}.{plot}.png",
-        contrast=CONTRAST_NAMES,
-        plot=["nes_heatmap", "running_sum"],
-    )
+    names = ["enrichment_ora", "enrichment_summary", "enrichment_heatmap"]
+    names += ["enrichment_running_sum"]
+    names += ["enrichment_gsea_bulk"] if BULK is not None else []
+    names += ["enrichment_gsea_snrna"] if SNRNA is not None else []
     if BULK is not None and SNRNA is not None:
-        out.append("results/enrichment/summary/bulk_vs_pseudobulk.tsv")
-        out += expand(
-            "results/enrichment/summary/{contrast}.bulk_vs_pseudobulk.png",
-            contrast=CONTRAST_NAMES,
-        )
-    return out
+        names.append("enrichment_bulk_vs_pseudobulk")
+    return rule_outputs(*names)
 
 
 def gsea_params():
@@ -156,21 +141,11 @@ def rescue_outputs():
     branches = rescue_branches()
     if not branches:
         return []
-    out = expand(
-        "results/rescue/{branch}/{file}",
-        branch=branches,
-        file=[
-            "genes.tsv",
-            "class_counts.tsv",
-            "pathways.tsv",
-            "genes_scatter.png",
-            "pathways_scatter.png",
-        ],
-    )
+    out = [
+        f
+        for rule in (rules.rescue_tables, rules.rescue_plots)
+        for f in expand(list(rule.output), branch=branches)
+    ]
     if has_interaction():
-        out += [
-            "results/rescue/bulk/interaction_de.tsv",
-            "results/rescue/bulk/interaction_gsea.tsv",
-        ]
-    out += ["results/key_findings.tsv", "results/key_findings.html"]
-    return out
+        out += rule_outputs("rescue_interaction_de", "rescue_interaction_gsea")
+    return out + rule_outputs("rescue_key_findings")

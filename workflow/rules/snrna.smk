@@ -3,11 +3,14 @@ include: "snrna_common.smk"
 
 rule snrna_qc_sample:
     input:
-        lambda wc: SNRNA.inputs[wc.sample],
+        matrix=lambda wc: SNRNA.inputs[wc.sample],
+        raw=lambda wc: SNRNA.raw_inputs.get(wc.sample, []),
     output:
         h5ad="results/snrna/qc/{sample}.h5ad",
         nuclei="results/snrna/qc/{sample}.nuclei.tsv",
         summary="results/snrna/qc/{sample}.filters.tsv",
+        soup="results/snrna/qc/{sample}.soup.tsv",
+        ranks="results/snrna/qc/{sample}.barcode_ranks.tsv",
     log:
         "logs/snrna/qc/{sample}.log",
     benchmark:
@@ -22,77 +25,11 @@ rule snrna_qc_sample:
         runtime=runtime(15, 0.2),
     params:
         path=lambda wc: SNRNA.paths[wc.sample],
-        qc=SNRNA_CONFIG.get("qc"),
+        raw_path=lambda wc: SNRNA.raw_paths.get(wc.sample),
+        qc=SNRNA_QC,
         seed=config["seed"],
     script:
         "../../scripts/snrna_qc_sample.py"
-
-
-rule snrna_qc_summary:
-    input:
-        summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
-    output:
-        table=report(
-            "results/snrna/qc/filter_summary.tsv",
-            caption="../report/snrna_filter_summary.rst",
-            category="3. snRNA QC",
-            subcategory="all samples",
-            labels={"table": "nuclei removed per filter"},
-        ),
-    log:
-        "logs/snrna/qc_summary.log",
-    benchmark:
-        "benchmarks/snrna/qc_summary.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(500),
-        runtime=runtime(5),
-    params:
-        qc=SNRNA_CONFIG.get("qc"),
-    script:
-        "../../scripts/snrna_qc_summary.py"
-
-
-rule snrna_qc_plots:
-    input:
-        nuclei=expand(rules.snrna_qc_sample.output.nuclei, sample=SNRNA_SAMPLES),
-        summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
-        table=rules.snrna_qc_summary.output.table,
-    output:
-        per_sample=[
-            report(
-                f"results/snrna/qc/{sample}.qc.png",
-                caption="../report/snrna_qc_sample.rst",
-                category="3. snRNA QC",
-                subcategory="per sample",
-                labels={"sample": sample, "figure": "nucleus QC"},
-            )
-            for sample in SNRNA_SAMPLES
-        ],
-        overview=report(
-            "results/snrna/qc/nuclei_per_sample.png",
-            caption="../report/snrna_nuclei_per_sample.rst",
-            category="3. snRNA QC",
-            subcategory="all samples",
-            labels={"figure": "nuclei per sample"},
-        ),
-    log:
-        "logs/snrna/qc_plots.log",
-    benchmark:
-        "benchmarks/snrna/qc_plots.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        mem_mb=mem_mb(800, 1),
-        runtime=runtime(10, 0.05),
-    params:
-        samples=SNRNA_SAMPLES,
-        qc=SNRNA_CONFIG.get("qc"),
-    script:
-        "../../scripts/snrna_qc_plots.py"
 
 
 rule snrna_integrate:
@@ -175,10 +112,77 @@ rule snrna_annotate:
         "../../scripts/snrna_annotate.py"
 
 
+rule snrna_ambient:
+    input:
+        qc=expand(rules.snrna_qc_sample.output.h5ad, sample=SNRNA_SAMPLES),
+        summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
+        soups=expand(rules.snrna_qc_sample.output.soup, sample=SNRNA_SAMPLES),
+        nuclei=rules.snrna_annotate.output.nuclei,
+        markers=lambda wc: SNRNA.markers_path,
+    output:
+        contamination=report(
+            "results/snrna/ambient/contamination.tsv",
+            caption="../report/snrna_contamination.rst",
+            category="3. snRNA QC",
+            subcategory="ambient RNA",
+            labels={"table": "contamination per sample"},
+        ),
+        sets="results/snrna/ambient/contamination_by_class.tsv",
+        nuclei="results/snrna/ambient/nuclei.tsv",
+    log:
+        "logs/snrna/ambient.log",
+    benchmark:
+        "benchmarks/snrna/ambient.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1500, 2),
+        runtime=runtime(15, 0.1),
+    params:
+        samples=SNRNA_SAMPLES,
+        method=SNRNA_AMBIENT.get("method", "soup"),
+        coexpression=(SNRNA_CONFIG.get("qc") or {}).get("coexpression_doublets", True),
+        seed=config["seed"],
+    script:
+        "../../scripts/snrna_ambient.py"
+
+
+rule snrna_qc_summary:
+    input:
+        summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
+        contamination=rules.snrna_ambient.output.contamination,
+    output:
+        table=report(
+            "results/snrna/qc/filter_summary.tsv",
+            caption="../report/snrna_filter_summary.rst",
+            category="3. snRNA QC",
+            subcategory="all samples",
+            labels={"table": "nuclei removed per filter"},
+        ),
+    log:
+        "logs/snrna/qc_summary.log",
+    benchmark:
+        "benchmarks/snrna/qc_summary.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(500),
+        runtime=runtime(5),
+    params:
+        qc=SNRNA_CONFIG.get("qc"),
+    script:
+        "../../scripts/snrna_qc_summary.py"
+
+
 rule snrna_assemble:
     input:
         h5ad=rules.snrna_integrate.output.h5ad,
         qc=expand(rules.snrna_qc_sample.output.h5ad, sample=SNRNA_SAMPLES),
+        summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
+        soups=expand(rules.snrna_qc_sample.output.soup, sample=SNRNA_SAMPLES),
+        ambient=rules.snrna_ambient.output.nuclei,
         samples=lambda wc: SNRNA.samples_path,
         nuclei=rules.snrna_annotate.output.nuclei,
         umap=rules.snrna_umap.output.umap,
@@ -198,6 +202,7 @@ rule snrna_assemble:
     params:
         samples=SNRNA_SAMPLES,
         allow_gene_intersection=SNRNA_CONFIG.get("allow_gene_intersection", False),
+        ambient_method=SNRNA_AMBIENT.get("method", "soup"),
     script:
         "../../scripts/snrna_assemble.py"
 
@@ -352,7 +357,10 @@ checkpoint snrna_pseudobulk:
     input:
         h5ad=rules.snrna_integrate.output.h5ad,
         qc=expand(rules.snrna_qc_sample.output.h5ad, sample=SNRNA_SAMPLES),
+        summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
+        soups=expand(rules.snrna_qc_sample.output.soup, sample=SNRNA_SAMPLES),
         nuclei=rules.snrna_annotate.output.nuclei,
+        ambient=rules.snrna_ambient.output.nuclei,
         samples=lambda wc: SNRNA.samples_path,
         markers=lambda wc: SNRNA.markers_path,
     output:
@@ -371,6 +379,13 @@ checkpoint snrna_pseudobulk:
             subcategory="overview",
             labels={"table": "tested and skipped cell types"},
         ),
+        sex=report(
+            "results/snrna/pseudobulk/sex_check.tsv",
+            caption="../report/sex_check.rst",
+            category="3. snRNA QC",
+            subcategory="sex check",
+            labels={"table": "sex check per animal"},
+        ),
         cell_types=directory("results/snrna/pseudobulk/cell_types"),
     log:
         "logs/snrna/pseudobulk.log",
@@ -387,15 +402,83 @@ checkpoint snrna_pseudobulk:
         design=lambda wc: SNRNA.design,
         contrasts=config["contrasts"],
         pseudobulk=SNRNA_CONFIG.get("pseudobulk"),
+        gene_filter=config["de"]["filter"],
         min_group_size=config["de"]["min_group_size"],
+        ambient_method=SNRNA_AMBIENT.get("method", "soup"),
+        sex_mismatch=config["qc"]["sex_mismatch"],
     script:
         "../../scripts/snrna_pseudobulk.py"
+
+
+rule snrna_qc_plots:
+    input:
+        nuclei=expand(rules.snrna_qc_sample.output.nuclei, sample=SNRNA_SAMPLES),
+        summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
+        table=rules.snrna_qc_summary.output.table,
+        ranks=expand(rules.snrna_qc_sample.output.ranks, sample=SNRNA_SAMPLES),
+        contamination=rules.snrna_ambient.output.contamination,
+        sex=rules.snrna_pseudobulk.output.sex,
+    output:
+        per_sample=[
+            report(
+                f"results/snrna/qc/{sample}.qc.png",
+                caption="../report/snrna_qc_sample.rst",
+                category="3. snRNA QC",
+                subcategory="per sample",
+                labels={"sample": sample, "figure": "nucleus QC"},
+            )
+            for sample in SNRNA_SAMPLES
+        ],
+        overview=report(
+            "results/snrna/qc/nuclei_per_sample.png",
+            caption="../report/snrna_nuclei_per_sample.rst",
+            category="3. snRNA QC",
+            subcategory="all samples",
+            labels={"figure": "nuclei per sample"},
+        ),
+        barcode_ranks=report(
+            "results/snrna/qc/barcode_ranks.png",
+            caption="../report/snrna_barcode_ranks.rst",
+            category="3. snRNA QC",
+            subcategory="ambient RNA",
+            labels={"figure": "barcode ranks per sample"},
+        ),
+        contamination=report(
+            "results/snrna/ambient/contamination.png",
+            caption="../report/snrna_contamination_plot.rst",
+            category="3. snRNA QC",
+            subcategory="ambient RNA",
+            labels={"figure": "contamination per sample"},
+        ),
+        sex=report(
+            "results/snrna/qc/sex_check.png",
+            caption="../report/sex_check_plot.rst",
+            category="3. snRNA QC",
+            subcategory="sex check",
+            labels={"figure": "Xist vs chrY per animal"},
+        ),
+    log:
+        "logs/snrna/qc_plots.log",
+    benchmark:
+        "benchmarks/snrna/qc_plots.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(800, 1),
+        runtime=runtime(10, 0.05),
+    params:
+        samples=SNRNA_SAMPLES,
+        qc=SNRNA_CONFIG.get("qc"),
+    script:
+        "../../scripts/snrna_qc_plots.py"
 
 
 rule snrna_de:
     input:
         counts=snrna_pseudobulk_counts,
         samples=lambda wc: SNRNA.samples_path,
+        ambient=snrna_ambient_table,
     output:
         # In the report as searchable pages (rule snrna_de_plots), not as whole TSVs.
         tables=expand(
@@ -422,6 +505,7 @@ rule snrna_de:
         contrast_names=CONTRAST_NAMES,
         skipped=snrna_skipped,
         de=de_params(),
+        ambient_max_fraction=SNRNA_AMBIENT.get("max_fraction", 0.5),
     script:
         "../../scripts/de_tables.py"
 

@@ -17,6 +17,14 @@ SNRNA_SAFE_TYPES = list(SNRNA.safe.values()) if SNRNA is not None else []
 SNRNA_INTEGRATION = {
     k: v for k, v in SNRNA_CONFIG.get("integration", {}).items() if k != "umap_min_dist"
 }
+# QC settings of the per-sample QC jobs: the co-expression doublet rule runs after
+# annotation (rule snrna_ambient), so switching it does not redo QC.
+SNRNA_QC = {
+    k: v
+    for k, v in (SNRNA_CONFIG.get("qc") or {}).items()
+    if k != "coexpression_doublets"
+}
+SNRNA_AMBIENT = SNRNA_CONFIG.get("ambient") or {}
 
 
 def snrna_label(safe):
@@ -49,6 +57,14 @@ def snrna_pseudobulk_counts(wildcards):
     """Counts of one cell type, written by checkpoint snrna_pseudobulk."""
     folder = checkpoints.snrna_pseudobulk.get().output.cell_types
     return f"{folder}/{wildcards.cell_type}.counts.tsv"
+
+
+def snrna_ambient_table(wildcards):
+    """What the soup explains of one cell type's counts (none when the ambient step is off)."""
+    if SNRNA_AMBIENT.get("method", "soup") == "none":
+        return []
+    folder = checkpoints.snrna_pseudobulk.get().output.cell_types
+    return f"{folder}/{wildcards.cell_type}.ambient.tsv"
 
 
 def snrna_fit_contrasts(wildcards):

@@ -11,6 +11,7 @@ genes agree with R's) and vectorised over genes (so that it is faster than R).
 Figures (volcano, MA) are in :mod:`acc_tiam1.de.plots`.
 """
 
+from ._filter import FILTER_DEFAULTS, expression_filter, filter_by_expr, filter_record
 from ._fit import DE_COLUMNS, fit_deseq, normalized_counts
 from ._tables import (
     coefficient_table,
@@ -22,8 +23,12 @@ from ._tables import (
 
 __all__ = [
     "DE_COLUMNS",
+    "FILTER_DEFAULTS",
     "coefficient_table",
     "contrast_table",
+    "expression_filter",
+    "filter_by_expr",
+    "filter_record",
     "fit_deseq",
     "normalized_counts",
     "sort_de_table",

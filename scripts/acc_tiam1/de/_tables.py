@@ -105,6 +105,9 @@ def untested_table() -> pd.DataFrame:
 def summarise_tables(tables: dict[str, pd.DataFrame], alpha: float) -> pd.DataFrame:
     """Genes tested and significant (up, down) at ``padj < alpha`` per DE table.
 
+    Tables with a ``mostly_ambient`` column (pseudobulk DE with the ambient step) also
+    get the number of significant genes the soup mostly explains.
+
     Parameters
     ----------
     tables
@@ -125,6 +128,8 @@ def summarise_tables(tables: dict[str, pd.DataFrame], alpha: float) -> pd.DataFr
                 "lfc_shrinkage": t["lfc_shrinkage"].iloc[0] if len(t) else "",
             }
         )
+        if "mostly_ambient" in t.columns:
+            rows[-1]["mostly_ambient"] = int(t["mostly_ambient"].fillna(False).astype(bool).sum())
     return pd.DataFrame(rows)
 
 

@@ -1,6 +1,7 @@
 """What a result needs to be reproduced and published: versions, settings, counts, Methods."""
 
 from ._bulk import bulk_counts, bulk_methods
+from ._checks import sex_check_methods, snrna_ambient_methods
 from ._enrichment import enrichment_counts, enrichment_methods, rescue_methods
 from ._page import provenance_page
 from ._snrna import (
@@ -27,7 +28,9 @@ __all__ = [
     "read_integration_info",
     "reference_levels",
     "rescue_methods",
+    "sex_check_methods",
     "skip_reasons",
+    "snrna_ambient_methods",
     "snrna_clustering_methods",
     "snrna_counts",
     "snrna_pseudobulk_methods",

@@ -11,6 +11,7 @@ from ._text import (
     _contrasts_text,
     _cooks_text,
     _dispersion_text,
+    _filter_text,
     _independent_text,
     _n,
     _shrink_text,
@@ -25,6 +26,7 @@ def bulk_methods(
     n_genes: int,
     reference_levels: Mapping[str, str],
     n_outliers: int,
+    gene_filter: Mapping | None = None,
 ) -> str:
     """Methods paragraph of the bulk branch, from the settings actually used.
 
@@ -40,12 +42,21 @@ def bulk_methods(
         Reference level of each design variable.
     n_outliers
         Samples flagged by QC (kept in the analysis).
+    gene_filter
+        What the gene filter did (``results/bulk/de/gene_filter.tsv``: ``genes_in``,
+        ``genes_removed``), or None.
     """
     de = config["de"]
     qc = config["bulk_qc"]
     refs = ", ".join(f"{k} = {v}" for k, v in reference_levels.items())
     contrasts = _contrasts_text(config)
     cooks, independent, shrink = _cooks_text(de), _independent_text(de), _shrink_text(de)
+    variables = ", ".join(dict.fromkeys(c["variable"] for c in config["contrasts"]))
+    filtered = _filter_text(de.get("filter", {}), variables, "before the fit")
+    if gene_filter is not None and de.get("filter", {}).get("method", "filterByExpr") != "none":
+        filtered += (
+            f": {_n(gene_filter['genes_removed'])} of {_n(gene_filter['genes_in'])} genes removed"
+        )
     return (
         f"Bulk RNA-seq counts of {n_samples} samples and {_n(n_genes)} genes were analysed with "
         f"the ACC Tiam1 Snakemake workflow (Snakemake {_v(versions, 'snakemake')}, Python "
@@ -53,8 +64,8 @@ def bulk_methods(
         f"{_v(versions, 'pydeseq2')} (Muzellec et al. 2023), a Python implementation of "
         f"DESeq2 (Love et al. 2014), {ENGINE_NOTE}, using the design "
         f"{config['bulk']['design'].strip()} with reference levels {refs}. "
-        f"{_dispersion_text(de)} Contrasts ({contrasts}) were tested with Wald tests from "
-        f"one fit; {cooks}. P-values were adjusted by the "
+        f"{filtered}. {_dispersion_text(de)} Contrasts ({contrasts}) were tested with Wald "
+        f"tests from one fit; {cooks}. P-values were adjusted by the "
         f"Benjamini-Hochberg procedure {independent}. {shrink}For quality control, counts "
         "were transformed by DESeq2's blind variance-stabilising transformation; principal "
         f"components and Euclidean sample distances were computed on the "

@@ -12,6 +12,7 @@ from ._text import (
     _contrasts_text,
     _cooks_text,
     _dispersion_text,
+    _filter_text,
     _independent_text,
     _n,
     _plural,
@@ -67,7 +68,7 @@ def _mito_text(qc: Mapping, filters: pd.DataFrame) -> str:
 
 def _doublet_text(qc: Mapping, filters: pd.DataFrame, versions: pd.DataFrame, seed: int) -> str:
     if not qc.get("doublets", True):
-        return "Doublet detection was switched off. "
+        return "Doublet detection with Scrublet was switched off. "
     scores = pd.to_numeric(
         filters.get("threshold_doublet_score", pd.Series(dtype=float)), errors="coerce"
     )
@@ -75,14 +76,16 @@ def _doublet_text(qc: Mapping, filters: pd.DataFrame, versions: pd.DataFrame, se
         threshold = f"doublet-score threshold {qc['doublet_threshold']:g}"
     else:
         threshold = (
-            "score threshold found automatically in each sample's simulated-doublet score "
-            f"histogram with scikit-image {_v(versions, 'scikit-image')}, per-sample "
-            f"thresholds {_span(scores, '{:.3f}')}"
+            "score threshold chosen per sample from the observed and simulated doublet "
+            "scores as scDblFinder's doubletThresholding(method='optim') does (Germain et "
+            "al. 2021): the threshold minimising the misclassification of nuclei and "
+            "simulated doublets plus the squared deviation of the number called from the "
+            "expected number of heterotypic doublets, which holds when the score histogram "
+            f"has no second mode; per-sample thresholds {_span(scores, '{:.3f}')}"
         )
     none = int(scores.isna().sum())
     missing = (
-        f" In {none} sample(s) no threshold was found (or fewer than 100 nuclei passed), and "
-        "no doublet was called there."
+        f" In {none} sample(s) fewer than 100 nuclei passed QC and no doublet was called there."
         if none
         else ""
     )
@@ -93,6 +96,21 @@ def _doublet_text(qc: Mapping, filters: pd.DataFrame, versions: pd.DataFrame, se
         f"{qc.get('expected_doublet_rate', 0.05):g}, "
         f"{threshold}, on at most the 3,000 most variable genes of the sample, random state "
         f"{seed}) and removed.{missing} "
+    )
+
+
+def _coexpression_text(qc: Mapping, filters: pd.DataFrame) -> str:
+    if not qc.get("coexpression_doublets", True):
+        return ""
+    n = int(filters.get("coexpression_doublets", pd.Series([0])).sum())
+    return (
+        " After annotation, nuclei that expressed the markers of two mutually exclusive "
+        "classes of the marker table (neuronal and non-neuronal, glutamatergic and "
+        "GABAergic) beyond what the ambient RNA brings (a class counted as present when "
+        "its markers, after subtracting the expected ambient counts and the level of the "
+        "nucleus' own cell type, made up at least 10% of the droplet's UMIs at Poisson "
+        f"level 0.01) were removed as doublets as well ({_n(n)} nuclei), as nf-core/"
+        "scdownstream combines doublet callers (a nucleus called by either is removed)."
     )
 
 
@@ -128,7 +146,8 @@ def snrna_qc_methods(qc: Mapping, filters: pd.DataFrame, versions: pd.DataFrame,
         f"or for {_mito_text(qc, filters)}. {_doublet_text(qc, filters, versions, seed)}"
         f"In total {_n(filters['failed_qc'].sum())} nuclei failed at least one QC filter "
         f"({removed}; a nucleus can fail several) and {_n(filters['doublets'].sum())} were "
-        f"removed as doublets, leaving {_n(kept)} nuclei ({100 * kept / max(n_in, 1):.1f}%; "
+        f"removed as doublets by Scrublet.{_coexpression_text(qc, filters)} "
+        f"{_n(kept)} nuclei were left ({100 * kept / max(n_in, 1):.1f}%; "
         f"{_span(filters['nuclei_kept'])} per animal)."
     )
 
@@ -330,6 +349,7 @@ def snrna_pseudobulk_methods(
     """
     snrna, de = config["snrna"], config["de"]
     pb = snrna.get("pseudobulk", {})
+    gf = de.get("filter", {})
     kept = samples["kept"].astype(str).str.lower() == "true"
     tested = plan[plan["status"] == "tested"]
     variables = ", ".join(dict.fromkeys(c["variable"] for c in config["contrasts"]))
@@ -352,11 +372,8 @@ def snrna_pseudobulk_methods(
         "replication. Pseudobulk samples with fewer than "
         f"{pb.get('min_nuclei', 10)} nuclei or fewer than {_n(pb.get('min_counts', 1000))} "
         f"UMIs were dropped ({_n((~kept).sum())} of {_n(len(samples))} animal \u00d7 cell type "
-        "samples). Genes were filtered per "
-        "cell type as edgeR's filterByExpr does (min.count "
-        f"{pb.get('min_count', 10):g}, min.total.count {pb.get('min_total_count', 15):g}, "
-        f"large.n {pb.get('large_n', 10)}, min.prop {pb.get('min_prop', 0.7):g}; groups: "
-        f"the levels of {variables}), and cell types with fewer than "
+        f"samples). {_filter_text(gf, variables, 'per cell type')}, and cell types with "
+        "fewer than "
         f"{pb.get('min_genes', 50)} genes left were not tested. A cell type was tested in a "
         f"contrast when both groups kept at least {de.get('min_group_size', 2)} animals and "
         "the design was of full rank on the kept samples: "
@@ -400,6 +417,10 @@ def snrna_counts(
     rows += [
         ("nuclei failing any QC filter", filters["failed_qc"].sum()),
         ("doublets removed (Scrublet)", filters["doublets"].sum()),
+        (
+            "doublets removed (marker co-expression)",
+            filters.get("coexpression_doublets", pd.Series([0])).sum(),
+        ),
         ("nuclei kept after QC", filters["nuclei_kept"].sum()),
         ("Leiden clusters", len(clusters)),
     ]

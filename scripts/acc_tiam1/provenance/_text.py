@@ -140,3 +140,14 @@ def _span(values, fmt: str = "{:,.0f}", unit: str = "") -> str:
         return "none"
     lo, hi = fmt.format(v.min()), fmt.format(v.max())
     return f"{lo}{unit}" if lo == hi else f"{lo}\u2013{hi}{unit}"
+
+
+def _filter_text(gf: Mapping, variables: str, where: str) -> str:
+    if gf.get("method", "filterByExpr") == "none":
+        return "Genes were not filtered before the fit (de.filter.method: none)"
+    return (
+        f"Genes were filtered {where} as edgeR's filterByExpr does (min.count "
+        f"{gf.get('min_count', 10):g}, min.total.count {gf.get('min_total_count', 15):g}, "
+        f"large.n {gf.get('large_n', 10)}, min.prop {gf.get('min_prop', 0.7):g}; groups: "
+        f"the levels of {variables})"
+    )

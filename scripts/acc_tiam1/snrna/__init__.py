@@ -19,6 +19,15 @@ Leiden), ``_annotate`` (marker-based cluster labels), ``_composition``, ``_pseud
 :mod:`acc_tiam1.snrna.plots`. The demo's nuclei are simulated by :mod:`acc_tiam1.demo`.
 """
 
+from ._ambient import METHODS as AMBIENT_METHODS
+from ._ambient import (
+    ambient_by_cell_type,
+    apply_ambient,
+    read_soup,
+    sample_ambient,
+    sample_totals,
+)
+from ._ambient_correct import flag_counts, flag_mostly_ambient
 from ._annotate import (
     ANNOTATION_COLUMNS,
     annotate,
@@ -55,7 +64,6 @@ from ._integrate import (
 from ._names import UNASSIGNED, safe_name, safe_names
 from ._pathway import log_cpm, pathway_table
 from ._pseudobulk import (
-    filter_by_expr,
     filter_pseudobulk_samples,
     plan_cell_type,
     pseudobulk,
@@ -64,11 +72,13 @@ from ._pseudobulk import (
 from ._qc import (
     QC_COLUMNS,
     detect_doublets,
+    filter_summary,
     mad_bounds,
     mito_mask,
     qc_flags,
     qc_metrics,
     qc_thresholds,
+    removed_by,
     sample_qc,
 )
 from ._readers import (
@@ -81,8 +91,10 @@ from ._readers import (
     read_sample,
     write_h5ad,
 )
+from ._soup import SoupProfile, sample_soup, soup_table, thin_curve
 
 __all__ = [
+    "AMBIENT_METHODS",
     "ANNOTATION_COLUMNS",
     "FORMAT_HELP",
     "H5AD_ID_COLUMNS",
@@ -90,8 +102,11 @@ __all__ = [
     "PATH_COLUMNS",
     "QC_COLUMNS",
     "UNASSIGNED",
+    "SoupProfile",
+    "ambient_by_cell_type",
     "annotate",
     "annotation_table",
+    "apply_ambient",
     "apply_annotation",
     "assemble",
     "assign_clusters",
@@ -101,8 +116,10 @@ __all__ = [
     "composition_counts",
     "composition_tests",
     "detect_doublets",
-    "filter_by_expr",
     "filter_pseudobulk_samples",
+    "filter_summary",
+    "flag_counts",
+    "flag_mostly_ambient",
     "gene_values",
     "input_format",
     "integrate",
@@ -131,11 +148,18 @@ __all__ = [
     "read_h5ad_parts",
     "read_qc_sample",
     "read_sample",
+    "read_soup",
+    "removed_by",
     "safe_name",
     "safe_names",
+    "sample_ambient",
     "sample_categories",
     "sample_qc",
+    "sample_soup",
+    "sample_totals",
     "shared_genes",
+    "soup_table",
+    "thin_curve",
     "umap",
     "write_h5ad",
 ]

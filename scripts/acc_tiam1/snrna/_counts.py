@@ -92,7 +92,7 @@ def shared_genes(
         )
     if len(shared) == len(union):
         return first
-    differ = {s: len(union) - len(shared & set(g)) for s, g in gene_ids.items()}
+    differ = {s: len(union - set(g)) for s, g in gene_ids.items()}
     detail = "; ".join(
         f"'{s}' has {len(gene_ids[s]):,} genes, {n:,} of all {len(union):,} missing"
         for s, n in differ.items()

@@ -8,56 +8,78 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from ..de import expression_filter
 from ..errors import InputError
 from ._names import UNASSIGNED, safe_name
 
 
-def pseudobulk(samples: Iterable[tuple[str, object]], cell_types: pd.Series, layer=None):
-    """Sum raw counts per sample x cell type (``sc.get.aggregate``), one sample at a time.
+def pseudobulk(
+    samples: Iterable[tuple[str, object]],
+    cell_types: pd.Series,
+    layers: Sequence[str | None] = (None,),
+    obs_sums: Sequence[str] = (),
+):
+    """Sum counts per sample x cell type (``sc.get.aggregate``), one sample at a time.
 
     Unassigned nuclei are left out.
 
     Parameters
     ----------
     samples
-        ``(sample, AnnData)`` pairs, raw counts in ``X`` (or ``layers[layer]``), e.g.
+        ``(sample, AnnData)`` pairs with counts, e.g.
         :func:`acc_tiam1.snrna.iter_qc_samples`; every object must have the same genes.
     cell_types
         Cell type of every nucleus (index: nucleus names as in the objects).
-    layer
-        Layer holding the counts to sum; None: ``X``.
+    layers
+        What to sum: ``None`` is ``X``, a string a layer. The first goes into the result's
+        ``X``, every one into the result's layer of the same name (``"X"`` for None).
+    obs_sums
+        obs columns summed too (e.g. ambient UMIs), into the result's obs.
 
     Returns
     -------
     anndata.AnnData
         One row per sample x cell type present, ``X`` int64 summed counts, obs
-        ``sample``, ``cell_type``, ``cell_type_safe``, ``n_nuclei``, ``total_counts``;
-        var ``gene``.
+        ``sample``, ``cell_type``, ``cell_type_safe``, ``n_nuclei``, ``total_counts``
+        (of ``X``) and the ``obs_sums``; var ``gene``.
     """
     import anndata as ad
     import scanpy as sc
 
-    parts, rows, var = [], [], None
+    names = ["X" if layer is None else layer for layer in layers]
+    parts, rows, var = {n: [] for n in names}, [], None
     for sample, adata in samples:
         labels = cell_types.reindex(adata.obs_names).astype(str).to_numpy()
         keep = np.flatnonzero(labels != UNASSIGNED)
         var = adata.var[["gene"]].copy() if var is None else var
         if not len(keep):
             continue
-        counts = adata.layers[layer] if layer else adata.X
         obs = pd.DataFrame({"cell_type": labels[keep]}, index=adata.obs_names[keep])
-        # One sample at a time: aggregate multiplies a float indicator matrix with the
-        # counts, which copies them as float64; per sample that copy stays small.
-        agg = sc.get.aggregate(ad.AnnData(X=counts[keep], obs=obs), by="cell_type", func="sum")
-        parts.append(np.rint(np.asarray(agg.layers["sum"])).astype(np.int64))
+        for layer, name in zip(layers, names, strict=True):
+            counts = adata.layers[layer] if layer else adata.X
+            # One sample at a time: aggregate multiplies a float indicator matrix with the
+            # counts, which copies them as float64; per sample that copy stays small.
+            agg = sc.get.aggregate(ad.AnnData(X=counts[keep], obs=obs), by="cell_type", func="sum")
+            parts[name].append(np.rint(np.asarray(agg.layers["sum"])).astype(np.int64))
         n = obs["cell_type"].value_counts()
-        rows += [(sample, str(t), int(n[str(t)])) for t in agg.obs["cell_type"]]
-    sums = np.vstack(parts) if parts else np.zeros((0, len(var)), dtype=np.int64)
-    obs = pd.DataFrame(rows, columns=["sample", "cell_type", "n_nuclei"])
+        groups = [str(t) for t in agg.obs["cell_type"]]
+        sums = {c: adata.obs[c].to_numpy()[keep] for c in obs_sums}
+        for t in groups:
+            hit = obs["cell_type"].to_numpy() == t
+            rows.append((sample, t, int(n[t]), *(float(v[hit].sum()) for v in sums.values())))
+    matrices = {
+        n: np.vstack(p) if p else np.zeros((0, len(var)), dtype=np.int64) for n, p in parts.items()
+    }
+    obs = pd.DataFrame(rows, columns=["sample", "cell_type", "n_nuclei", *obs_sums])
     obs.insert(2, "cell_type_safe", obs["cell_type"].map(safe_name))
-    obs["total_counts"] = sums.sum(axis=1)
+    first = matrices[names[0]]
+    obs.insert(4, "total_counts", first.sum(axis=1))
     obs.index = [f"{s}|{t}" for s, t in zip(obs["sample"], obs["cell_type_safe"], strict=True)]
-    return ad.AnnData(X=sparse.csr_matrix(sums), obs=obs, var=var)
+    out = ad.AnnData(X=sparse.csr_matrix(first), obs=obs, var=var)
+    if len(names) > 1:
+        for name, m in matrices.items():
+            out.layers[name] = sparse.csr_matrix(m)
+    return out
 
 
 def filter_pseudobulk_samples(obs: pd.DataFrame, min_nuclei: int, min_counts: int) -> pd.Series:
@@ -71,47 +93,6 @@ def filter_pseudobulk_samples(obs: pd.DataFrame, min_nuclei: int, min_counts: in
             why.append(f"{c} counts < {min_counts}")
         reasons.append("; ".join(why))
     return pd.Series(reasons, index=obs.index, name="dropped_reason")
-
-
-def filter_by_expr(
-    counts: pd.DataFrame,
-    groups: Sequence[str],
-    min_count: float = 10,
-    min_total_count: float = 15,
-    large_n: int = 10,
-    min_prop: float = 0.7,
-) -> np.ndarray:
-    """Genes with enough counts in enough samples, as edgeR's ``filterByExpr``.
-
-    A gene is kept when its CPM is at least ``min_count / median library size * 1e6``
-    in at least as many samples as the smallest group (capped as edgeR does for
-    large groups) and its total count is at least ``min_total_count``.
-
-    Parameters
-    ----------
-    counts
-        Genes x samples raw counts.
-    groups
-        Group of each sample (the contrast variable).
-
-    Returns
-    -------
-    Boolean mask over genes.
-    """
-    x = counts.to_numpy(dtype=float)
-    lib = x.sum(axis=0)
-    if x.shape[1] == 0 or (lib <= 0).all():
-        return np.zeros(x.shape[0], dtype=bool)
-    sizes = pd.Series(list(groups)).value_counts()
-    min_n = float(sizes[sizes > 0].min())
-    if min_n > large_n:
-        min_n = large_n + (min_n - large_n) * min_prop
-    median_lib = float(np.median(lib))
-    cutoff = min_count / median_lib * 1e6
-    cpm = np.divide(x, lib, out=np.zeros_like(x), where=lib > 0) * 1e6
-    keep_cpm = (cpm >= cutoff).sum(axis=1) >= min_n - 1e-14
-    keep_total = x.sum(axis=1) >= min_total_count - 1e-14
-    return keep_cpm & keep_total
 
 
 def plan_cell_type(
@@ -174,6 +155,7 @@ def pseudobulk_plan(
     contrasts: Sequence,
     params: Mapping,
     min_group_size: int,
+    gene_filter: Mapping | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
     """Drop small pseudobulk samples, filter genes per cell type, decide what to test.
 
@@ -188,10 +170,12 @@ def pseudobulk_plan(
     design, contrasts
         Design formula and contrasts.
     params
-        ``snrna.pseudobulk`` config: ``min_nuclei``, ``min_counts``, ``min_count``,
-        ``min_total_count``, ``min_prop``, ``large_n``, ``min_genes``.
+        ``snrna.pseudobulk`` config: ``min_nuclei``, ``min_counts``, ``min_genes``.
     min_group_size
         Fewest pseudobulk samples per contrast group.
+    gene_filter
+        The config's ``de.filter`` (the same gene filter as bulk DE,
+        :func:`acc_tiam1.de.expression_filter`).
 
     Returns
     -------
@@ -245,15 +229,7 @@ def pseudobulk_plan(
                 index=pb.var_names,
                 columns=kept["sample"].to_numpy(),
             )
-            group = sheet.loc[mat.columns, variables].astype(str).agg("|".join, axis=1)
-            mask = filter_by_expr(
-                mat,
-                group.to_numpy(),
-                params["min_count"],
-                params["min_total_count"],
-                params["large_n"],
-                params["min_prop"],
-            )
+            mask = expression_filter(mat, sheet, variables, gene_filter)
             n_genes = int(mask.sum())
             if n_genes < params["min_genes"]:
                 for r in rows:

@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import sparse
 
 from ..errors import InputError
+from ._doublets import scrublet_threshold
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,11 @@ def detect_doublets(
     expected_rate
         Expected doublet fraction.
     threshold
-        Score above which a nucleus is a doublet; None lets Scrublet choose it from the
-        simulated-doublet score histogram (needs scikit-image).
+        Score from which a nucleus is a doublet; None chooses it from the observed and
+        simulated doublet scores as scDblFinder does
+        (:func:`acc_tiam1.snrna._doublets.scrublet_threshold`). Scrublet's own choice,
+        the minimum between two modes of the simulated-score histogram, sits far above
+        the real doublets when brain nuclei give no second mode.
     seed
         Random state.
     max_genes
@@ -125,7 +129,7 @@ def detect_doublets(
     scores
         Columns ``doublet_score`` and ``predicted_doublet``.
     threshold
-        The threshold used (None when Scrublet could not find one: nothing is called).
+        The threshold used (None when there were too few nuclei to score).
     """
     import scanpy as sc
 
@@ -149,24 +153,79 @@ def detect_doublets(
     n_pcs = int(min(30, tmp.n_obs - 1, tmp.n_vars - 1))
     # Exact neighbours (sklearn): scanpy's default above 4,096 nuclei is pynndescent,
     # whose numba compilation costs about a minute of CPU in every per-sample job.
+    # A fixed threshold keeps Scrublet from looking for its own (histogram modes); the
+    # calls are made below from the scores.
     sc.pp.scrublet(
         tmp,
         expected_doublet_rate=expected_rate,
-        threshold=threshold,
+        threshold=1.0 if threshold is None else threshold,
         n_prin_comps=n_pcs,
         use_approx_neighbors=False,
         random_state=seed,
         verbose=False,
     )
-    used = tmp.uns.get("scrublet", {}).get("threshold")
-    if used is None:
-        log.warning(
-            "Scrublet found no doublet score threshold; no doublets called. "
-            "Set snrna.qc.doublet_threshold."
+    out = tmp.obs[["doublet_score"]].copy()
+    if threshold is None:
+        chosen = scrublet_threshold(
+            out["doublet_score"].to_numpy(),
+            tmp.uns["scrublet"]["doublet_scores_sim"],
+            expected_rate,
         )
-    out = tmp.obs[["doublet_score", "predicted_doublet"]].copy()
-    out["predicted_doublet"] = out["predicted_doublet"].astype(bool)
-    return out, None if used is None else float(used)
+        threshold = chosen.threshold
+        log.info("doublet-score threshold %.4f (%s)", threshold, chosen.row())
+    out["predicted_doublet"] = (out["doublet_score"] >= threshold).to_numpy()
+    return out, float(threshold)
+
+
+def removed_by(flags: pd.DataFrame, doublet: pd.Series) -> np.ndarray:
+    """Which rules removed each nucleus: failed filters joined by ``;``, or ``scrublet``.
+
+    Parameters
+    ----------
+    flags
+        One boolean column per QC filter (:func:`qc_flags`).
+    doublet
+        Scrublet's call (only nuclei that passed every filter are scored).
+
+    Returns
+    -------
+    numpy.ndarray
+        One string per nucleus, empty for kept nuclei.
+    """
+    out = np.full(len(flags), "", dtype=object)
+    for col in flags.columns:
+        hit = flags[col].to_numpy(dtype=bool)
+        out[hit] = np.where(out[hit] == "", col, out[hit] + ";" + col)
+    out[doublet.to_numpy(dtype=bool)] = "scrublet"
+    return out
+
+
+def filter_summary(summaries: pd.DataFrame, coexpression: pd.Series | None = None) -> pd.DataFrame:
+    """Nuclei removed by each filter per sample, the co-expression doublets included.
+
+    Parameters
+    ----------
+    summaries
+        The per-sample QC summaries stacked (:func:`sample_qc`).
+    coexpression
+        Co-expression doublets per sample (called after annotation), or None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``summaries`` with ``coexpression_doublets`` after ``doublets``, and
+        ``nuclei_kept``/``pct_kept`` counting the nuclei left for pseudobulk.
+    """
+    table = summaries.copy()
+    n = coexpression.reindex(table["sample"]).fillna(0) if coexpression is not None else 0
+    table.insert(
+        table.columns.get_loc("doublets") + 1,
+        "coexpression_doublets",
+        np.asarray(n, dtype=int) if coexpression is not None else 0,
+    )
+    table["nuclei_kept"] = table["nuclei_kept"] - table["coexpression_doublets"]
+    table["pct_kept"] = (100.0 * table["nuclei_kept"] / table["nuclei_in"]).round(2)
+    return table
 
 
 def sample_qc(adata, sample: str, params: Mapping, seed: int):
@@ -178,7 +237,8 @@ def sample_qc(adata, sample: str, params: Mapping, seed: int):
         AnnData of the nuclei that pass every filter (raw counts, QC metrics in obs).
     nuclei
         One row per input nucleus: metrics, one boolean per filter, doublet score and
-        call (doublets are called on QC-passing nuclei only), ``kept``.
+        call (doublets are called on QC-passing nuclei only), ``kept``, and
+        ``removed_by`` (the filters it failed, or ``scrublet``).
     summary
         One row: nuclei in, nuclei failing each filter (a nucleus can fail several),
         failing any QC filter, doublets among those that passed, nuclei kept, and the
@@ -202,6 +262,7 @@ def sample_qc(adata, sample: str, params: Mapping, seed: int):
         nuclei.loc[scores.index, "doublet_score"] = scores["doublet_score"]
         nuclei.loc[scores.index, "predicted_doublet"] = scores["predicted_doublet"]
     nuclei["kept"] = passed & ~nuclei["predicted_doublet"].to_numpy(dtype=bool)
+    nuclei["removed_by"] = removed_by(flags, nuclei["predicted_doublet"])
     n_kept = int(nuclei["kept"].sum())
     if n_kept == 0:
         raise InputError(

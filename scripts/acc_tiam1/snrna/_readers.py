@@ -93,7 +93,8 @@ def read_sample(path: str | Path, sample: str) -> anndata.AnnData:
     Parameters
     ----------
     path
-        A 10x ``.h5``, a matrix folder or an ``.h5ad`` (see :data:`FORMAT_HELP`).
+        A 10x ``.h5`` (Cell Ranger, or CellBender's output), a matrix folder or an
+        ``.h5ad`` (see :data:`FORMAT_HELP`).
     sample
         Sample id, for error messages.
 
@@ -117,7 +118,12 @@ def read_sample(path: str | Path, sample: str) -> anndata.AnnData:
         raise InputError(f"sample '{sample}': input is not readable (permissions).", path)
     fmt = input_format(path)
     if fmt == "10x_h5":
-        adata = _read_10x_h5(path, sample)
+        from ._raw import is_cellbender_h5, read_cellbender_h5
+
+        if is_cellbender_h5(path):
+            adata = read_cellbender_h5(path, sample)
+        else:
+            adata = _read_10x_h5(path, sample)
     elif fmt == "mtx":
         if not path.is_dir():
             raise InputError(f"sample '{sample}': {FORMAT_HELP}.", path)

@@ -246,3 +246,54 @@ def soup_from_nuclei(counts) -> SoupProfile:
     if total <= 0:
         raise InputError("no counts to make a soup profile from.")
     return SoupProfile(pooled / total, "nuclei", int(counts.shape[0]), int(total))
+
+
+def sample_soup(kept, barcodes: Sequence[str], raw_path: str | None, sample: str):
+    """The soup profile of one sample and its barcode-rank curve.
+
+    Parameters
+    ----------
+    kept
+        The sample's nuclei that passed QC (raw counts, ``var`` gene ids and symbols).
+    barcodes
+        Barcodes of all called nuclei of the sample (before QC): none of them is empty.
+    raw_path
+        Its raw droplet matrix, or None: then the profile comes from the nuclei
+        themselves (:func:`soup_from_nuclei`) and the curve is empty.
+    sample
+        Sample id, for messages.
+
+    Returns
+    -------
+    soup
+        :class:`SoupProfile` over ``kept``'s genes.
+    ranks
+        The barcode-rank curve, thinned to at most a few hundred points on the log
+        scale (columns ``rank``, ``total``); no rows without raw droplets.
+    """
+    from ._raw import read_raw_droplets
+
+    if not raw_path:
+        return soup_from_nuclei(kept.X), pd.DataFrame(columns=["rank", "total"])
+    raw = read_raw_droplets(raw_path, sample)
+    soup = soup_from_droplets(raw, kept.var_names, nucleus_barcodes=barcodes)
+    curve = barcode_ranks(raw.totals, lower=0)
+    return soup, thin_curve(curve["rank"], curve["total"])
+
+
+def thin_curve(rank: np.ndarray, total: np.ndarray, n_points: int = 400) -> pd.DataFrame:
+    """A barcode-rank curve with at most about ``n_points`` points, even on the log scale."""
+    rank, total = np.asarray(rank, dtype=float), np.asarray(total, dtype=float)
+    if rank.size <= n_points:
+        keep = np.arange(rank.size)
+    else:
+        grid = np.geomspace(rank[0], rank[-1], n_points)
+        keep = np.unique(np.searchsorted(rank, grid).clip(0, rank.size - 1))
+    return pd.DataFrame({"rank": rank[keep], "total": total[keep]})
+
+
+def soup_table(soup: SoupProfile, var: pd.DataFrame) -> pd.DataFrame:
+    """The soup profile as a table: ``gene_id``, ``gene``, ``soup`` (fractions summing to 1)."""
+    return pd.DataFrame(
+        {"gene_id": var.index.astype(str), "gene": var["gene"].to_numpy(), "soup": soup.profile}
+    )

@@ -134,9 +134,16 @@ def qc_overview(summary: pd.DataFrame):
     x = np.arange(len(s))
     ax.bar(x, s["nuclei_kept"], color=KEPT, label="kept")
     ax.bar(x, s["failed_qc"], bottom=s["nuclei_kept"], color=REMOVED, label="failed QC")
-    ax.bar(
-        x, s["doublets"], bottom=s["nuclei_kept"] + s["failed_qc"], color=DOUBLET, label="doublets"
-    )
+    bottom = s["nuclei_kept"] + s["failed_qc"]
+    ax.bar(x, s["doublets"], bottom=bottom, color=DOUBLET, label="doublets (Scrublet)")
+    if "coexpression_doublets" in s:
+        ax.bar(
+            x,
+            s["coexpression_doublets"],
+            bottom=bottom + s["doublets"],
+            color="#8e44ad",
+            label="doublets (marker co-expression)",
+        )
     ax.set_xticks(x, s.index, rotation=90)
     ax.set_ylabel("nuclei")
     ax.legend(fontsize=8, frameon=False)
@@ -430,4 +437,94 @@ def per_animal(
         )
     fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    return fig
+
+
+def barcode_ranks(
+    curves: Mapping[str, pd.DataFrame], summaries: Mapping[str, Mapping], rho: Mapping[str, float]
+):
+    """Barcode-rank curve of every sample with its empty-droplet range and contamination.
+
+    Parameters
+    ----------
+    curves
+        ``{sample: rank/total table}`` (empty for a sample without raw droplets).
+    summaries
+        ``{sample: QC summary row}`` with the soup basis and the empty-droplet range.
+    rho
+        ``{sample: estimated contamination}``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per sample, log-log.
+    """
+    n = max(len(curves), 1)
+    ncol = min(n, 4)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol, 2.9 * nrow), squeeze=False)
+    for ax, (sample, curve) in zip(axes.flat, curves.items(), strict=False):
+        row = summaries.get(sample, {})
+        title = f"{sample}: contamination {rho.get(sample, np.nan):.3f}"
+        if len(curve):
+            ax.plot(curve["rank"], curve["total"], color=KEPT, lw=1.2)
+            lo, hi = row.get("empty_floor", np.nan), row.get("empty_cutoff", np.nan)
+            ax.axhspan(max(lo, 0.5), hi, color=GREY, alpha=0.35, label="empty droplets (soup)")
+            ax.set(xscale="log", yscale="log", xlabel="barcode rank", ylabel="UMIs")
+            ax.legend(fontsize=6, frameon=False, loc="lower left")
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no raw droplets:\nsoup from the nuclei",
+                ha="center",
+                va="center",
+                fontsize=8,
+                transform=ax.transAxes,
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax.set_title(title, fontsize=8)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def contamination(table: pd.DataFrame):
+    """Estimated contamination per sample with its 95% bootstrap interval.
+
+    Parameters
+    ----------
+    table
+        The contamination table (``sample``, ``rho``, ``rho_low``, ``rho_high``,
+        ``soup_basis``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Points with intervals, hollow where the soup came from the nuclei.
+    """
+    fig, ax = plt.subplots(figsize=(max(5, 0.45 * len(table) + 2), 3.6))
+    x = np.arange(len(table))
+    rho = table["rho"].to_numpy(dtype=float)
+    low = table.get("rho_low", pd.Series(rho)).to_numpy(dtype=float)
+    high = table.get("rho_high", pd.Series(rho)).to_numpy(dtype=float)
+    ax.errorbar(x, rho, yerr=[rho - low, high - rho], fmt="none", ecolor=GREY, capsize=3)
+    droplets = (table.get("soup_basis", "") == "empty_droplets").to_numpy()
+    ax.scatter(x[droplets], rho[droplets], color=KEPT, zorder=3, label="soup: empty droplets")
+    ax.scatter(
+        x[~droplets],
+        rho[~droplets],
+        facecolors="white",
+        edgecolors=KEPT,
+        zorder=3,
+        label="soup: nuclei (no raw droplets)",
+    )
+    ax.set_xticks(x, table["sample"], rotation=90)
+    ax.set_ylabel("ambient share of the nuclei's UMIs")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Ambient RNA contamination per sample")
+    ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
     return fig
