@@ -42,6 +42,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import InputError
+from .multiplicity import bh
 
 #: Columns of a CAMERA result table, in order.
 CAMERA_COLUMNS = [
@@ -135,7 +136,7 @@ def camera(
         idx = np.flatnonzero(position.isin(list(members)))
         rows.append(_test_set(term, idx, values, u, df, min_size, max_size, allow_neg_cor))
     table = pd.DataFrame(rows, columns=CAMERA_COLUMNS)
-    table["FDR"] = _bh(table["pvalue"].to_numpy(dtype=float))
+    table["FDR"] = bh(table["pvalue"].to_numpy(dtype=float))
     return table
 
 
@@ -347,14 +348,6 @@ def _test_set(term, idx, values, u, df, min_size, max_size, allow_neg_cor) -> di
         tested=True,
     )
     return row
-
-
-def _bh(p: np.ndarray) -> np.ndarray:
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = stats.false_discovery_control(p[ok])
-    return out
 
 
 def _check_statistic(statistic: pd.Series) -> pd.Series:

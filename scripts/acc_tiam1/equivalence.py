@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import InputError
+from .multiplicity import bh
 
 #: Rescue classes, in reporting order.
 RESCUE_CLASSES = [
@@ -261,10 +262,6 @@ def score_equivalence(
         design = design.loc[scores.columns]
     fit = ols_contrast(scores.to_numpy(dtype=float), np.asarray(design, float), contrast)
     p_lower, p_upper, p = tost(fit["estimate"], fit["se"], fit["df"], margin, fit["v"], scale)
-    padj = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        padj[ok] = stats.false_discovery_control(p[ok])
     return pd.DataFrame(
         {
             "term": scores.index,
@@ -278,7 +275,7 @@ def score_equivalence(
             "p_lower": p_lower,
             "p_upper": p_upper,
             "pvalue": p,
-            "padj": padj,
+            "padj": bh(p),
         }
     )
 
