@@ -1,5 +1,5 @@
-"""acc_tiam1.equivalence: DESeq2 lessAbs against R, set-score TOST against statsmodels
-and by simulation, and the rescue classes."""
+"""Equivalence tests: DESeq2 lessAbs (acc_tiam1.de.gene_equivalence) against R, set-score
+TOST (acc_tiam1.rescue) against statsmodels and by simulation, and the rescue classes."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from acc_tiam1 import de, design
-from acc_tiam1 import equivalence as eq
+from _helpers import compare_module, design_matrix, simulate_counts
+from acc_tiam1 import de, design, rescue
 from acc_tiam1.errors import InputError
 from scipy import stats
 
 #: R's results() with lfcThreshold and altHypothesis = "lessAbs", on the inputs written by
-#: compare_deseq2_r._write_r_inputs (first contrast) and margin.txt.
+#: perf/compare_deseq2_r.py's _write_r_inputs (first contrast) and margin.txt.
 R_LESSABS = r"""
 suppressMessages(library(DESeq2))
 dir <- commandArgs(TRUE)[1]
@@ -52,9 +52,7 @@ FORMULA = "~ batch + condition"
 
 
 def _counts():
-    from test_r_agreement import simulate
-
-    counts, sheet = simulate(GROUPS, 2000, seed=21)
+    counts, sheet = simulate_counts(GROUPS, 2000, seed=21)
     # Zero in both compared groups: R tests LFC 0 with the gene's SE (p != 1).
     both = sheet["condition"].isin(["sham", "pain_ketamine"]).to_numpy()
     counts.iloc[5] = np.random.default_rng(1).poisson(5, len(sheet)) + 1
@@ -71,8 +69,7 @@ def fit():
 
 @pytest.mark.r
 def test_gene_equivalence_matches_r_lessabs(tmp_path, fit):
-    from test_r_agreement import cmp
-
+    cmp = compare_module()
     reason = cmp.r_available()
     if reason:
         pytest.skip(f"R's DESeq2 is not available: {reason}")
@@ -91,7 +88,7 @@ def test_gene_equivalence_matches_r_lessabs(tmp_path, fit):
     r_all = pd.read_csv(tmp_path / "r_lessabs.tsv", sep="\t", dtype={"gene_id": str})
     for margin in margins:
         r = r_all[r_all["margin"] == margin].set_index("gene_id")
-        ours = eq.gene_equivalence(dds, CONTRAST, margin).loc[r.index]
+        ours = de.gene_equivalence(dds, CONTRAST, margin).loc[r.index]
         assert (ours["pvalue"].isna() == r["pvalue"].isna()).all()
         assert (ours["padj"].isna() == r["padj"].isna()).all()
         ok = r["pvalue"].notna()
@@ -115,7 +112,7 @@ def test_gene_equivalence_matches_r_lessabs(tmp_path, fit):
 
 def test_gene_equivalence_is_the_larger_one_sided_p(fit):
     _, _, dds = fit
-    out = eq.gene_equivalence(dds, ["condition", "pain_ketamine", "sham"], 0.5)
+    out = de.gene_equivalence(dds, ["condition", "pain_ketamine", "sham"], 0.5)
     lfc, se = out["log2FoldChange"], out["lfcSE"]
     expected = np.maximum(stats.norm.sf((0.5 - lfc) / se), stats.norm.sf((lfc + 0.5) / se))
     ok = out["pvalue"].notna()
@@ -123,23 +120,17 @@ def test_gene_equivalence_is_the_larger_one_sided_p(fit):
     # A gene far from sham is not equivalent; equivalent genes have |LFC| < margin.
     assert (out.loc[out["padj"] < 0.1, "log2FoldChange"].abs() < 0.5).all()
     with pytest.raises(InputError, match="margin must be positive"):
-        eq.gene_equivalence(dds, CONTRAST, 0.0)
-
-
-def _demo_design(n_per_group=6, seed=0):
-    from test_camera import design_matrix
-
-    return design_matrix(n_per_group, seed)
+        de.gene_equivalence(dds, CONTRAST, 0.0)
 
 
 def test_ols_contrast_matches_statsmodels():
     sm = pytest.importorskip("statsmodels.api")
-    x = _demo_design()
+    x = design_matrix()
     rng = np.random.default_rng(2)
     y = rng.normal(size=(3, len(x))) + (x.to_numpy() @ rng.normal(size=(x.shape[1], 3))).T
     c = np.zeros(x.shape[1])
     c[[3, 4]] = [-1, 1]  # pain_ketamine vs pain
-    fit = eq.ols_contrast(y, x.to_numpy(), c)
+    fit = rescue.ols_contrast(y, x.to_numpy(), c)
     for i in range(3):
         res = sm.OLS(y[i], x.to_numpy()).fit()
         tt = res.t_test(c)
@@ -149,7 +140,7 @@ def test_ols_contrast_matches_statsmodels():
         assert fit["sigma"][i] == pytest.approx(np.sqrt(res.scale), rel=1e-10)
         # Raw-scale TOST = two one-sided statsmodels tests against -margin and +margin.
         margin = 0.7
-        p_lower, p_upper, p = eq.tost(
+        p_lower, p_upper, p = rescue.tost(
             fit["estimate"][i], fit["se"][i], fit["df"], margin, scale="raw"
         )
         low = res.t_test((c[None, :], np.array([-margin])))
@@ -166,8 +157,8 @@ def test_raw_tost_equals_statsmodels_ttost_ind():
     rng = np.random.default_rng(3)
     a, b = rng.normal(0.1, 1, 7), rng.normal(0, 1, 9)
     x = np.column_stack([np.ones(16), np.r_[np.ones(7), np.zeros(9)]])
-    fit = eq.ols_contrast(np.r_[a, b], x, np.array([0.0, 1.0]))
-    p_lower, p_upper, p = eq.tost(fit["estimate"], fit["se"], fit["df"], 0.8, scale="raw")
+    fit = rescue.ols_contrast(np.r_[a, b], x, np.array([0.0, 1.0]))
+    p_lower, p_upper, p = rescue.tost(fit["estimate"], fit["se"], fit["df"], 0.8, scale="raw")
     ref, (_, ref_low, df_low), (_, ref_upp, _) = ws.ttost_ind(a, b, -0.8, 0.8, usevar="pooled")
     assert df_low == fit["df"]
     assert p[0] == pytest.approx(ref, rel=1e-10)
@@ -177,7 +168,7 @@ def test_raw_tost_equals_statsmodels_ttost_ind():
 
 def test_standardised_tost_is_exact_at_the_margin_and_has_power_inside():
     """Scores with residual SD sigma; pain_ketamine - sham = delta * sigma."""
-    x = _demo_design()
+    x = design_matrix()
     xm = x.to_numpy()
     c = np.zeros(x.shape[1])
     c[4] = 1.0  # pain_ketamine vs sham (reference)
@@ -187,8 +178,8 @@ def test_standardised_tost_is_exact_at_the_margin_and_has_power_inside():
     for delta in (-margin, margin, 0.0, 2 * margin):
         beta = np.array([1.0, 0.2, -0.1, 0.8, delta * sigma, 0.1])
         y = xm @ beta + rng.normal(0, sigma, (reps, len(xm)))
-        fit = eq.ols_contrast(y, xm, c)
-        _, _, p = eq.tost(fit["estimate"], fit["se"], fit["df"], margin, fit["v"])
+        fit = rescue.ols_contrast(y, xm, c)
+        _, _, p = rescue.tost(fit["estimate"], fit["se"], fit["df"], margin, fit["v"])
         rates[delta] = float(np.mean(p < 0.05))
     se = np.sqrt(0.05 * 0.95 / reps)
     print({k: round(v, 4) for k, v in rates.items()})
@@ -199,7 +190,7 @@ def test_standardised_tost_is_exact_at_the_margin_and_has_power_inside():
 
 
 def test_set_scores_tell_equivalent_from_shifted_sets():
-    x = _demo_design()
+    x = design_matrix()
     rng = np.random.default_rng(5)
     n = len(x)
     pk = x["condition[T.pain_ketamine]"].to_numpy() == 1
@@ -214,7 +205,7 @@ def test_set_scores_tell_equivalent_from_shifted_sets():
         y[30:60, pain | pk] += 1.0  # pain effect, still there with ketamine
         frame = pd.DataFrame(y, index=[f"g{i}" for i in range(400)], columns=x.index)
         sets = {"back_at_sham": list(frame.index[:30]), "still_shifted": list(frame.index[30:60])}
-        res = eq.score_equivalence(eq.set_scores(frame, sets), x, c, margin=1.7)
+        res = rescue.score_equivalence(rescue.set_scores(frame, sets), x, c, margin=1.7)
         for term, p in zip(res["term"], res["pvalue"], strict=True):
             calls[term] += p < 0.05
     print(calls)
@@ -228,13 +219,13 @@ def test_set_scores_standardise_genes():
         index=["a", "b", "flat"],
         columns=list("wxyz"),
     )
-    out = eq.set_scores(expr, {"ab": ["a", "b", "missing"], "flat": ["flat", "a"]})
+    out = rescue.set_scores(expr, {"ab": ["a", "b", "missing"], "flat": ["flat", "a"]})
     za = (expr.loc["a"] - 2.5) / expr.loc["a"].std()
     zb = (expr.loc["b"] - 25) / expr.loc["b"].std()
     np.testing.assert_allclose(out.loc["ab"], (za + zb) / 2)
     assert "flat" not in out.index  # one usable gene, below min_size
     with pytest.raises(InputError, match="a string"):
-        eq.set_scores(expr, {"s": "a"})
+        rescue.set_scores(expr, {"s": "a"})
 
 
 def test_classify_rescue_classes():
@@ -253,11 +244,13 @@ def test_classify_rescue_classes():
         ],
         columns=["pp", "pe", "rp", "re", "ep", "expected"],
     )
-    got = eq.classify_rescue(rows["pp"], rows["pe"], rows["rp"], rows["re"], rows["ep"])
+    got = rescue.classify_rescue(rows["pp"], rows["pe"], rows["rp"], rows["re"], rows["ep"])
     assert got.tolist() == rows["expected"].tolist()
-    assert set(got) <= set(eq.RESCUE_CLASSES)
+    assert set(got) <= set(rescue.RESCUE_CLASSES)
     # Thresholds are arguments: a stricter equivalence level demotes the first row.
-    strict = eq.classify_rescue([0.001], [1.0], [0.001], [-1.0], [0.01], equivalence_alpha=0.005)
+    strict = rescue.classify_rescue(
+        [0.001], [1.0], [0.001], [-1.0], [0.01], equivalence_alpha=0.005
+    )
     assert strict.tolist() == ["partially_rescued"]
     with pytest.raises(InputError, match="same length"):
-        eq.classify_rescue([0.1], [1.0], [0.1, 0.2], [1.0], [0.1])
+        rescue.classify_rescue([0.1], [1.0], [0.1, 0.2], [1.0], [0.1])

@@ -8,20 +8,23 @@ effect exists. CAMERA (Wu & Smyth 2012, Nucleic Acids Res 40:e133) estimates the
 correlation of the set's genes from the residuals of the DE model and widens the test
 by the variance inflation factor (VIF) it implies.
 
-:func:`camera` reproduces the arithmetic of ``limma::camera(y, index, design, contrast,
-inter.gene.cor = NA, allow.neg.cor = FALSE, use.ranks = FALSE)`` (limma 3.54), except
-that the per-gene statistic is given instead of being computed from ``y``:
+:func:`camera` is ``limma::camera(y, index, design, contrast, inter.gene.cor = NA,
+allow.neg.cor = FALSE, use.ranks = FALSE)`` (limma 3.54) on a log-expression matrix:
 
-1. Residual effects. With the QR decomposition of the ``n x p`` design, the last
+1. Statistic. limma's moderated t of the contrast, from a linear model of ``y`` on the
+   design, converted to a z-score (:func:`acc_tiam1.enrichment.moderated_t`). A
+   per-gene statistic computed elsewhere (e.g. DESeq2's Wald ``stat``) can be given
+   instead, for comparison; see below why it is not the default.
+2. Residual effects. With the QR decomposition of the ``n x p`` design, the last
    ``n - p`` rows of ``Q' y`` of every gene span its residual space. Each gene's
    residual effects are divided by their root mean square ``sqrt(max(sigma2, 1e-8))``.
    The VIF only depends on the residual space, so neither the choice of contrast nor
    the orthonormal basis (LINPACK in R, LAPACK here) changes it.
-2. VIF of a set of ``m`` genes: ``m`` times the mean over residual dimensions of the
+3. VIF of a set of ``m`` genes: ``m`` times the mean over residual dimensions of the
    squared mean standardised effect; the inter-gene correlation is
    ``(VIF - 1) / (m - 1)`` (NaN for one gene, where VIF = 1). Negative correlations
    are reported but the VIF is floored at 1 (``allow.neg.cor = FALSE``).
-3. Test: with the ``G`` statistics of all genes, mean ``z``, variance ``s2`` (n - 1),
+4. Test: with the ``G`` statistics of all genes, mean ``z``, variance ``s2`` (n - 1),
    ``delta = G / (G - m) * (mean_set - z)``, pooled variance
    ``((G - 1) s2 - delta^2 m (G - m) / G) / (G - 2)`` and
    ``t = delta / sqrt(pooled * (VIF / m + 1 / (G - m)))``, referred to a t distribution
@@ -29,8 +32,14 @@ that the per-gene statistic is given instead of being computed from ``y``:
    two-sided p-value is twice the smaller tail; the direction is ``down`` when the
    lower tail is the smaller one, else ``up``.
 
-limma computes the statistic as a moderated t converted to a z-score; DESeq2's Wald
-``stat`` is already a z-score and is used as it is (:func:`de_inputs`).
+Why limma's statistic and not DESeq2's. The VIF assumes that, apart from the
+correlation, each gene's statistic has the null variance of the others. DESeq2's Wald
+statistic divides by a standard error from a dispersion shrunk towards the trend, so a
+per-sample effect shared by a set's genes (extra variance those genes have and the
+others do not) leaves their statistics with a null variance above 1, which the VIF does
+not see; the moderated t divides by each gene's own (moderated) residual variance. On
+simulated null counts with sets sharing a per-sample effect (``perf/camera_calibration.py``)
+CAMERA calls null sets at 0.05 at the rates below.
 """
 
 from __future__ import annotations
@@ -41,8 +50,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputError
-from .multiplicity import bh
+from ..errors import InputError
+from ..stats import bh_adjust
+from ._moderated import moderated_t
 
 #: Columns of a CAMERA result table, in order.
 CAMERA_COLUMNS = [
@@ -55,18 +65,22 @@ CAMERA_COLUMNS = [
     "df",
     "pvalue",
     "FDR",
+    "statistic",
     "tested",
     "note",
 ]
 #: limma's floor on a gene's residual variance before standardising.
 MIN_SIGMA2 = 1e-8
+#: ``statistic`` column when camera computes limma's moderated t itself.
+MODERATED_T = "limma_moderated_t"
 
 
 def camera(
-    statistic: pd.Series,
     expression: pd.DataFrame,
     design: np.ndarray | pd.DataFrame,
     sets: Mapping[str, Sequence[str]],
+    contrast: int | str | Sequence[float] | None = None,
+    statistic: pd.Series | None = None,
     min_size: int = 2,
     max_size: int | None = None,
     allow_neg_cor: bool = False,
@@ -76,17 +90,27 @@ def camera(
 
     Parameters
     ----------
-    statistic
-        Per-gene z-like statistic (e.g. DESeq2's Wald ``stat``), indexed by unique gene
-        labels; these genes are the universe the sets are compared with.
     expression
-        Log-scale expression, genes x samples, holding a row for every gene of
-        ``statistic`` (extra rows are ignored); see :func:`log_expression`.
+        Log-scale expression, genes x samples, unique gene labels (see
+        :func:`log_expression`). Without ``statistic``, every row is in the universe
+        the sets are compared with.
     design
         Design matrix of the DE model, samples x coefficients, samples in the order of
         ``expression``'s columns (a DataFrame indexed by sample is reordered to them).
     sets
         ``{term: genes}``; genes outside the universe are ignored.
+    contrast
+        What is tested, when camera computes limma's moderated t (``statistic`` None):
+        a column of the design (0-based position, or name for a DataFrame design) or
+        one weight per column (e.g. ``[0, 0, 0, -1, 1, 0]`` for the difference of two
+        coefficients). Required then: limma's default (the last column) is not
+        assumed.
+    statistic
+        A per-gene z-like statistic computed elsewhere (e.g. DESeq2's Wald ``stat``),
+        indexed by unique gene labels, instead of limma's moderated t; its genes are
+        then the universe and ``expression`` needs a row for each (extra rows are
+        ignored). For comparison: see the module docstring for why it is not the
+        default.
     min_size, max_size
         Sets with fewer (more) genes in the universe are not tested (NaN p-value).
     allow_neg_cor
@@ -104,31 +128,48 @@ def camera(
         Columns :data:`CAMERA_COLUMNS`, one row per set in input order. ``correlation``
         is the estimated mean inter-gene correlation (before the floor), ``vif`` the
         variance inflation factor used, ``FDR`` the Benjamini-Hochberg adjustment over
-        the tested sets of this call.
+        the tested sets of this call, ``statistic`` the per-gene statistic tested
+        (:data:`MODERATED_T`, or the name of the given one).
 
     Raises
     ------
     InputError
         For missing or non-finite values, genes without expression, a design that
         does not match the samples or is not of full rank, no residual degrees of
-        freedom, or fewer than three genes.
+        freedom, fewer than three genes, or a missing or unknown contrast.
     """
-    stat = _check_statistic(statistic)
-    y = _expression_for(expression, stat.index)
-    x = _design_for(design, expression.columns)
+    x, columns = _design_for(design, expression.columns)
     n, p = x.shape
-    genes = len(stat)
-    if genes < 3:
-        raise InputError(f"CAMERA needs at least 3 genes; {genes} given.")
+    if statistic is None:
+        weights = _contrast_weights(contrast, columns, p)
+        y = _expression_for(expression, None)
+        genes = y.shape[0]
+        if genes < 3:
+            raise InputError(f"CAMERA needs at least 3 genes; {genes} given.")
+        fit = moderated_t(y, x, weights)
+        values, position, label = fit["z"], pd.Index(expression.index), MODERATED_T
+        effects = fit["residual_effects"]
+    else:
+        if contrast is not None:
+            raise InputError(
+                "give either a contrast (camera computes limma's moderated t) or a "
+                "statistic, not both."
+            )
+        stat = _check_statistic(statistic)
+        genes = len(stat)
+        if genes < 3:
+            raise InputError(f"CAMERA needs at least 3 genes; {genes} given.")
+        y = _expression_for(expression, stat.index)
+        values, position = stat.to_numpy(dtype=float), pd.Index(stat.index)
+        label = str(statistic.name) if statistic.name is not None else "given"
+        effects = None
     if inter_gene_cor is None:
-        u = standardised_residuals(y, x)
+        u = standardised_residuals(y, x, effects)
         df = float(min(n - p, genes - 2))
     else:
         if not -1 < inter_gene_cor < 1:
             raise InputError(f"inter_gene_cor must lie in (-1, 1); got {inter_gene_cor}.")
         u, df = float(inter_gene_cor), float(genes - 2)
-    values = stat.to_numpy(dtype=float)
-    position = pd.Index(stat.index)
     rows = []
     for term, members in sets.items():
         if isinstance(members, str):
@@ -136,29 +177,29 @@ def camera(
         idx = np.flatnonzero(position.isin(list(members)))
         rows.append(_test_set(term, idx, values, u, df, min_size, max_size, allow_neg_cor))
     table = pd.DataFrame(rows, columns=CAMERA_COLUMNS)
-    table["FDR"] = bh(table["pvalue"].to_numpy(dtype=float))
+    table["FDR"] = bh_adjust(table["pvalue"].to_numpy(dtype=float))
+    table["statistic"] = label
     return table
 
 
 def log_expression(counts: pd.DataFrame, size_factors, pseudocount: float = 1.0) -> pd.DataFrame:
-    """Log-scale expression for CAMERA's residual correlations: ``log2(count / s + c)``.
+    """Log-scale expression for CAMERA: ``log2(count / s + c)``.
 
-    Why this scale. CAMERA needs the correlation of the genes' residuals on the scale of
-    the per-gene statistic; DESeq2's Wald statistic is a log fold change over its
-    standard error, so a log scale. Dividing by the fit's size factors keeps library
-    size out of the residuals, where it would act as an effect shared by every gene and
-    inflate the correlation of every set. Because :func:`camera` standardises each
-    gene's residuals, per-gene offsets and scales do not matter; the transforms only
-    differ in how they treat low counts. Measured on null data (3,000 genes, 24 samples,
-    ``~ sex + batch + condition``, negative binomial counts with DESeq2's mean-dispersion
-    trend, sets of 30 genes sharing a per-sample effect of SD 0 to 0.5 log2, 150
-    replicates fitted with the workflow's DESeq2 engine): ``log2(count / s + c)`` for
-    c = 0.5, 1, 2, 4 and DESeq2's VST with the design gave the same mean VIF within 1%
-    for genes of mean count 30 and more and within 4% for mean 5 to 30 (VST and larger
-    c slightly higher, i.e. closer to the truth), and rejection rates at 0.05 over the
-    null sets of 0.061 (every c) and 0.059 (VST). The shifted log needs no dispersion
-    fit and is DESeq2's ``normTransform``; c = 1 is its default. Genes with a mean
-    below ~5 counts were not assessed: filter sparse genes first, as for the DE fit.
+    Why this scale. CAMERA fits its linear model (limma's moderated t, and the
+    residuals whose correlation it estimates) to log-expression. Dividing by the DE
+    fit's size factors keeps library size out of the residuals, where it would act as
+    an effect shared by every gene and inflate the correlation of every set. Because
+    :func:`camera` standardises each gene's residuals, per-gene offsets and scales do
+    not matter for the correlation; the transforms differ in how they treat low
+    counts. Measured on null data (3,000 genes, 24 samples, ``~ sex + batch +
+    condition``, negative binomial counts with DESeq2's mean-dispersion trend, sets of
+    30 genes sharing a per-sample effect of SD 0 to 0.5 log2, 150 replicates):
+    ``log2(count / s + c)`` for c = 0.5, 1, 2, 4 and DESeq2's VST with the design gave
+    the same mean VIF within 1% for genes of mean count 30 and more and within 4% for
+    mean 5 to 30 (VST and larger c slightly higher, i.e. closer to the truth). The
+    shifted log needs no dispersion fit and is DESeq2's ``normTransform``; c = 1 is its
+    default. Genes with a mean below ~5 counts were not assessed: filter sparse genes
+    first, as for the DE fit.
 
     Parameters
     ----------
@@ -197,11 +238,14 @@ def log_expression(counts: pd.DataFrame, size_factors, pseudocount: float = 1.0)
 def de_inputs(
     table: pd.DataFrame, expression: pd.DataFrame, column: str = "stat"
 ) -> tuple[pd.Series, pd.DataFrame]:
-    """Statistic and expression rows for :func:`camera` from a DE table, by gene symbol.
+    """Universe and expression rows for :func:`camera` from a DE table, by gene symbol.
 
     Genes without a statistic (DESeq2 leaves ``stat`` empty for all-zero genes) are
     left out of the universe. A symbol on several rows keeps the row with the largest
-    absolute statistic, as the GSEA ranking does (``enrichment.ranking_from_de``).
+    absolute statistic, as the GSEA ranking does (``enrichment.ranking_from_de``). With
+    camera's own statistic (the default), pass the expression rows only:
+    ``camera(rows, design, sets, contrast=...)`` tests the genes of the DE table; pass
+    the statistic too (``statistic=stat``) to test the DE table's own statistic.
 
     Parameters
     ----------
@@ -244,7 +288,9 @@ def de_inputs(
     return stat, rows
 
 
-def standardised_residuals(y: np.ndarray, design: np.ndarray) -> np.ndarray:
+def standardised_residuals(
+    y: np.ndarray, design: np.ndarray, effects: np.ndarray | None = None
+) -> np.ndarray:
     """Residual effects of every gene, divided by their root mean square.
 
     Parameters
@@ -253,6 +299,9 @@ def standardised_residuals(y: np.ndarray, design: np.ndarray) -> np.ndarray:
         Genes x samples.
     design
         Samples x coefficients, full column rank.
+    effects
+        The residual effects ``Q2' y`` if already computed (genes x (samples -
+        coefficients)); computed from ``y`` and ``design`` when None.
 
     Returns
     -------
@@ -260,9 +309,10 @@ def standardised_residuals(y: np.ndarray, design: np.ndarray) -> np.ndarray:
         Genes x (samples - coefficients): ``Q2' y_g / sqrt(max(mean((Q2' y_g)^2),
         1e-8))`` with ``Q2`` an orthonormal basis of the residual space.
     """
-    p = design.shape[1]
-    q, _ = np.linalg.qr(design, mode="complete")
-    effects = y @ q[:, p:]
+    if effects is None:
+        p = design.shape[1]
+        q, _ = np.linalg.qr(design, mode="complete")
+        effects = y @ q[:, p:]
     sigma2 = np.mean(effects**2, axis=1)
     return effects / np.sqrt(np.maximum(sigma2, MIN_SIGMA2))[:, None]
 
@@ -365,16 +415,19 @@ def _check_statistic(statistic: pd.Series) -> pd.Series:
     return pd.Series(values, index=stat.index)
 
 
-def _expression_for(expression: pd.DataFrame, genes: pd.Index) -> np.ndarray:
-    missing = genes.difference(expression.index)
-    if len(missing):
-        raise InputError(
-            f"{len(missing)} genes of the statistic have no expression row "
-            f"(e.g. {missing[:5].tolist()})."
-        )
+def _expression_for(expression: pd.DataFrame, genes: pd.Index | None) -> np.ndarray:
     if expression.index.has_duplicates:
-        raise InputError("the expression matrix has duplicated gene labels.")
-    y = expression.loc[genes].to_numpy(dtype=float)
+        dup = expression.index[expression.index.duplicated()].unique()[:5].tolist()
+        raise InputError(f"the expression matrix has duplicated gene labels: {dup}.")
+    if genes is not None:
+        missing = genes.difference(expression.index)
+        if len(missing):
+            raise InputError(
+                f"{len(missing)} genes of the statistic have no expression row "
+                f"(e.g. {missing[:5].tolist()})."
+            )
+        expression = expression.loc[genes]
+    y = expression.to_numpy(dtype=float)
     if not np.isfinite(y).all():
         raise InputError(
             "the expression matrix has missing or infinite values; use a "
@@ -383,8 +436,10 @@ def _expression_for(expression: pd.DataFrame, genes: pd.Index) -> np.ndarray:
     return y
 
 
-def _design_for(design, samples: pd.Index) -> np.ndarray:
+def _design_for(design, samples: pd.Index) -> tuple[np.ndarray, list | None]:
+    columns = None
     if isinstance(design, pd.DataFrame):
+        columns = list(design.columns)
         if set(design.index) == set(samples):
             design = design.loc[samples]
         elif len(design) != len(samples) or not isinstance(design.index, pd.RangeIndex):
@@ -404,4 +459,30 @@ def _design_for(design, samples: pd.Index) -> np.ndarray:
         )
     if np.linalg.matrix_rank(x) < p:
         raise InputError("the design matrix is not of full rank.")
-    return x
+    return x, columns
+
+
+def _contrast_weights(contrast, columns: list | None, p: int) -> np.ndarray:
+    # One coefficient (position or name) becomes a unit vector; the t statistic of
+    # c' beta does not depend on how the other coefficients are parametrised.
+    if contrast is None:
+        raise InputError(
+            "camera needs the contrast to compute limma's moderated t: a design column "
+            "(position or name) or one weight per column."
+        )
+    if isinstance(contrast, str):
+        if columns is None or contrast not in columns:
+            raise InputError(f"contrast {contrast!r} is not a column of the design {columns}.")
+        contrast = columns.index(contrast)
+    if isinstance(contrast, int | np.integer):
+        if not -p <= contrast < p:
+            raise InputError(f"contrast column {contrast} is outside the design's {p} columns.")
+        weights = np.zeros(p)
+        weights[contrast] = 1.0
+        return weights
+    weights = np.asarray(contrast, dtype=float)
+    if weights.shape != (p,) or not np.isfinite(weights).all() or not weights.any():
+        raise InputError(
+            f"the contrast needs {p} finite weights, not all zero; got {np.shape(contrast)}."
+        )
+    return weights

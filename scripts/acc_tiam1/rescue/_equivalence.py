@@ -1,4 +1,4 @@
-"""Equivalence tests for "fully rescued", and the rescue classes that use them.
+"""Equivalence of gene-set scores to sham, and rescue classes that use equivalence.
 
 "Pain + ketamine is back at sham level" is a claim of equivalence, which a
 non-significant difference does not show (a small study never finds a difference).
@@ -6,13 +6,8 @@ It is tested with two one-sided tests (TOST; Schuirmann 1987, J Pharmacokinet Bi
 15:657) on the pain_ketamine vs sham comparison of the same fit: the null hypothesis
 is ``|effect| >= margin``; equivalence is shown when both one-sided nulls
 ``effect <= -margin`` and ``effect >= margin`` are rejected, i.e. when the larger of the
-two one-sided p-values is small.
-
-Genes (:func:`gene_equivalence`)
-    DESeq2's Wald test with ``lfcThreshold = margin, altHypothesis = "lessAbs"``:
-    ``p = max(P(Z > (margin - LFC) / SE), P(Z > (LFC + margin) / SE))`` with the
-    log2 fold change and its standard error, then DESeq2's adjustment (independent
-    filtering, BH), as R's ``results()`` does.
+two one-sided p-values is small. For genes, DESeq2's ``lessAbs`` test does this
+(:func:`acc_tiam1.de.gene_equivalence`).
 
 Gene-set scores (:func:`set_scores`, :func:`score_equivalence`)
     Per sample, the mean of the set's genes' standardised log-expression; an ordinary
@@ -31,17 +26,14 @@ Classes (:func:`classify_rescue`), for genes or sets of one dataset: see its doc
 
 from __future__ import annotations
 
-import contextlib
-import io
-import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import InputError
-from .multiplicity import bh
+from ..errors import InputError
+from ..stats import bh_adjust
 
 #: Rescue classes, in reporting order.
 RESCUE_CLASSES = [
@@ -56,63 +48,6 @@ RESCUE_CLASSES = [
 ]
 
 
-def gene_equivalence(
-    dds,
-    contrast,
-    margin: float,
-    alpha: float = 0.1,
-    cooks_filter: bool = True,
-    independent_filter: bool = True,
-) -> pd.DataFrame:
-    """Per-gene equivalence test of one contrast on a fitted DESeq2 data set.
-
-    Parameters
-    ----------
-    dds
-        A fit from :func:`acc_tiam1.de.fit_deseq`.
-    contrast
-        ``[variable, target, reference]`` (e.g. ``["condition", "pain_ketamine",
-        "sham"]``), or an object with ``as_pydeseq2()`` (:class:`acc_tiam1.design.
-        Contrast`).
-    margin
-        Equivalence margin on the log2 fold change (> 0): equivalence means
-        ``|log2FC| < margin``.
-    alpha, cooks_filter, independent_filter
-        As in DESeq2's ``results()`` (``alpha`` tunes independent filtering).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by gene id, in the fit's order: ``baseMean, log2FoldChange, lfcSE,
-        margin, stat, pvalue, padj`` (``pvalue``: the larger one-sided p-value;
-        ``padj``: its DESeq2 adjustment). Genes with zero counts in both groups are
-        tested at log2FC 0 with their standard error, as R does.
-    """
-    from .deseq2 import RDeseqStats
-
-    if not margin > 0:
-        raise InputError(f"the equivalence margin must be positive; got {margin}.")
-    spec = contrast.as_pydeseq2() if hasattr(contrast, "as_pydeseq2") else list(contrast)
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink), warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=FutureWarning)
-        res = RDeseqStats(
-            dds,
-            contrast=spec,
-            alpha=alpha,
-            cooks_filter=cooks_filter,
-            independent_filter=independent_filter,
-            lfc_null=float(margin),
-            alt_hypothesis="lessAbs",
-            quiet=True,
-        )
-        res.summary()
-    table = res.results_df.copy()
-    table.insert(3, "margin", float(margin))
-    table.index.name = "gene_id"
-    return table[["baseMean", "log2FoldChange", "lfcSE", "margin", "stat", "pvalue", "padj"]]
-
-
 def set_scores(
     expression: pd.DataFrame, sets: Mapping[str, Sequence[str]], min_size: int = 2
 ) -> pd.DataFrame:
@@ -121,8 +56,8 @@ def set_scores(
     Parameters
     ----------
     expression
-        Log-scale expression, genes x samples (e.g. :func:`acc_tiam1.camera.
-        log_expression`).
+        Log-scale expression, genes x samples (e.g.
+        :func:`acc_tiam1.enrichment.log_expression`).
     sets
         ``{term: genes}``; genes without expression or constant across samples are
         left out.
@@ -275,7 +210,7 @@ def score_equivalence(
             "p_lower": p_lower,
             "p_upper": p_upper,
             "pvalue": p,
-            "padj": bh(p),
+            "padj": bh_adjust(p),
         }
     )
 
