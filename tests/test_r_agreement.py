@@ -18,30 +18,19 @@ real data sets checked (carpenter, walker, the demo) the sets were identical.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from _helpers import compare_module
+from _helpers import simulate_counts as simulate
 from acc_tiam1 import bulk, design
 
 pytestmark = pytest.mark.r
 
-REPO = Path(__file__).resolve().parents[1]
 ALPHA = 0.1
 
 
-def _compare_module():
-    spec = importlib.util.spec_from_file_location(
-        "compare_deseq2_r", REPO / "perf" / "compare_deseq2_r.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cmp = _compare_module()
+cmp = compare_module()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -49,46 +38,6 @@ def _need_r():
     reason = cmp.r_available()
     if reason:
         pytest.skip(f"R's DESeq2 is not available: {reason}")
-
-
-def simulate(groups: dict[str, list[str]], n_genes: int, seed: int, outliers: int = 0):
-    """NB counts with DESeq2's mean-dispersion trend, planted DE and edge-case genes.
-
-    Returns counts (genes x samples) and the sample sheet (columns of ``groups``).
-    """
-    rng = np.random.default_rng(seed)
-    sheet = pd.DataFrame(groups)
-    sheet.index = [f"s{i:02d}" for i in range(len(sheet))]
-    m = len(sheet)
-    base = np.exp(rng.normal(4.0, 2.0, n_genes))
-    disp = (0.04 + 1.5 / base) * np.exp(rng.normal(0, 0.5, n_genes))
-    lfc = np.zeros((n_genes, m))
-    levels = sorted(sheet["condition"].unique())
-    de_genes = rng.choice(n_genes, size=n_genes // 12, replace=False)
-    for level in levels[1:]:
-        effect = rng.normal(0, 1.2, de_genes.size)
-        lfc[np.ix_(de_genes, (sheet["condition"] == level).to_numpy())] = effect[:, None]
-    if "batch" in sheet:
-        shift = rng.normal(0, 0.3, n_genes)
-        lfc[:, (sheet["batch"] == "b2").to_numpy()] += shift[:, None]
-    sf = np.exp(rng.normal(0, 0.25, m))
-    mu = base[:, None] * np.exp2(lfc) * sf[None, :]
-    counts = rng.negative_binomial(1 / disp[:, None], 1 / (1 + disp[:, None] * mu))
-    other = (sheet["condition"] == levels[1]).to_numpy()
-    # Zero in every reference sample, large in two others (R's optim path, LFC > 20).
-    counts[0] = 0
-    counts[0, np.flatnonzero(other)[:2]] = [180, 320]
-    counts[1] = 0  # all zero: no test
-    if len(levels) > 2:
-        # Zero in the last two levels only, counts in the first.
-        counts[2, :] = rng.poisson(3, m) + 1
-        counts[2, sheet["condition"].isin(levels[-2:]).to_numpy()] = 0
-    counts[3] = rng.poisson(2, m)  # Poisson-like, dispersion at the lower bound
-    for k in range(outliers):
-        g = 10 + k
-        counts[g, rng.integers(m)] = int(counts[g].max() * 20 + 500)
-    ids = [f"g{i:05d}" for i in range(n_genes)]
-    return pd.DataFrame(counts, index=pd.Index(ids, name="gene_id"), columns=sheet.index), sheet
 
 
 def _check(r: pd.DataFrame, ours: pd.DataFrame) -> dict:

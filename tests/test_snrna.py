@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from acc_tiam1 import demo, inputs, io, snrna
+from acc_tiam1 import de, demo, inputs, io, snrna
 from acc_tiam1.design import Contrast
 from acc_tiam1.errors import InputError
 from conftest import REPO

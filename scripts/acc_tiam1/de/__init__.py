@@ -8,9 +8,13 @@ The fit is a pydeseq2 ``DeseqDataSet`` whose estimation steps are replaced by
 :mod:`acc_tiam1.deseq2`, which runs them as R's DESeq2 does (so that the called
 genes agree with R's) and vectorised over genes (so that it is faster than R).
 
+Equivalence to a reference (``|log2FC| < margin``, DESeq2's ``lessAbs`` test) is
+:func:`gene_equivalence`.
+
 Figures (volcano, MA) are in :mod:`acc_tiam1.de.plots`.
 """
 
+from ._equivalence import gene_equivalence
 from ._filter import FILTER_DEFAULTS, expression_filter, filter_by_expr, filter_record
 from ._fit import DE_COLUMNS, fit_deseq, normalized_counts
 from ._tables import (
@@ -30,6 +34,7 @@ __all__ = [
     "filter_by_expr",
     "filter_record",
     "fit_deseq",
+    "gene_equivalence",
     "normalized_counts",
     "sort_de_table",
     "summarise_tables",

@@ -81,6 +81,15 @@ class RDeseqStats(DeseqStats):
         self._zero_lfc = self._contrast_all_zero()
         self.statistics[self._zero_lfc] = 0.0
         self.p_values[self._zero_lfc] = 1.0
+        if self.alt_hypothesis is not None:
+            # R's results() applies lfcThreshold/altHypothesis after setting LFC 0: for
+            # lessAbs these genes get p = P(Z > threshold / SE), not 1.
+            zero = self._zero_lfc
+            stat0, pval0 = _wald_stat(
+                np.zeros(zero.sum()), se[zero], np.log(2) * self.lfc_null, self.alt_hypothesis
+            )
+            self.statistics[zero] = stat0
+            self.p_values[zero] = pval0
         now_zero = getattr(dds, "new_all_zeroes_genes", index[:0])
         if len(now_zero):
             self.SE.loc[now_zero] = 0.0

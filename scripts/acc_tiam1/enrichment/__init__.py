@@ -1,10 +1,22 @@
-"""Gene-set enrichment of DE tables: GSEA prerank (vectorised) and over-representation.
+"""Gene-set enrichment of DE tables: GSEA prerank, over-representation, and CAMERA.
 
-Layout: ``_genesets`` (GMT files, matching sets to a DE table), ``_gsea`` (prerank),
-``_ora`` (over-representation), ``_summary`` (tables over datasets); figures in
-:mod:`acc_tiam1.enrichment.plots`.
+GSEA prerank is vectorised; CAMERA is a competitive test that allows for inter-gene
+correlation. Layout: ``_genesets`` (GMT files, matching sets to a DE table), ``_gsea``
+(prerank), ``_ora`` (over-representation), ``_camera`` (CAMERA), ``_moderated``
+(limma's moderated t, CAMERA's per-gene statistic), ``_summary`` (tables over
+datasets); figures in :mod:`acc_tiam1.enrichment.plots`.
 """
 
+from ._camera import (
+    CAMERA_COLUMNS,
+    MODERATED_T,
+    camera,
+    de_inputs,
+    log_expression,
+    set_vif,
+    standardised_residuals,
+    two_sample_t,
+)
 from ._genesets import GeneSet, match_genesets, read_genesets, source_name
 from ._gsea import (
     GSEA_COLUMNS,
@@ -18,6 +30,14 @@ from ._gsea import (
     running_sum,
     untested_table,
 )
+from ._moderated import (
+    contrast_fit,
+    fit_f_dist,
+    moderated_t,
+    squeeze_var,
+    trigamma_inverse,
+    zscore_t_hill,
+)
 from ._ora import ORA_COLUMNS, ora, ora_summary, ora_tables
 from ._summary import (
     bulk_vs_pseudobulk,
@@ -30,18 +50,26 @@ from ._summary import (
 )
 
 __all__ = [
+    "CAMERA_COLUMNS",
     "GSEA_COLUMNS",
+    "MODERATED_T",
     "ORA_COLUMNS",
     "PERMUTATION_BLOCK",
     "GeneSet",
     "bulk_vs_pseudobulk",
+    "camera",
+    "contrast_fit",
     "coverage_table",
+    "de_inputs",
     "enrichment_scores",
+    "fit_f_dist",
     "gsea_statistics",
     "leading_edge",
+    "log_expression",
     "log_summary",
     "long_results",
     "match_genesets",
+    "moderated_t",
     "nes_matrix",
     "ora",
     "ora_summary",
@@ -52,7 +80,13 @@ __all__ = [
     "read_genesets",
     "running_sum",
     "select_sets",
+    "set_vif",
     "significant_focus",
     "source_name",
+    "squeeze_var",
+    "standardised_residuals",
+    "trigamma_inverse",
+    "two_sample_t",
     "untested_table",
+    "zscore_t_hill",
 ]

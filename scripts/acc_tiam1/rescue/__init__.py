@@ -25,6 +25,10 @@ Pathway rule (:func:`pathway_reversal`): a set is ``reversed`` when it is enrich
 (FDR < ``fdr``) in the pain contrast and enriched in the opposite direction in the
 ketamine contrast.
 
+Equivalence classes (:func:`classify_rescue`, :data:`RESCUE_CLASSES`): "fully rescued"
+needs pain + ketamine shown equivalent to sham (two one-sided tests against a margin,
+:func:`score_equivalence` for set scores, :func:`acc_tiam1.de.gene_equivalence` for
+genes), "partially rescued" a significant reversal without it.
 
 Figures are in :mod:`acc_tiam1.rescue.plots`.
 """
@@ -37,6 +41,14 @@ from ._classes import (
     interaction_references,
     pathway_reversal,
 )
+from ._equivalence import (
+    RESCUE_CLASSES,
+    classify_rescue,
+    ols_contrast,
+    score_equivalence,
+    set_scores,
+    tost,
+)
 from ._findings import (
     class_count_matrix,
     coverage_notes,
@@ -48,15 +60,21 @@ from ._findings import (
 
 __all__ = [
     "CLASSES",
+    "RESCUE_CLASSES",
     "STATUSES",
     "class_count_matrix",
     "class_counts",
     "classify_genes",
+    "classify_rescue",
     "coverage_notes",
     "findings_settings",
     "findings_summary",
     "interaction_references",
     "key_findings",
     "key_findings_html",
+    "ols_contrast",
     "pathway_reversal",
+    "score_equivalence",
+    "set_scores",
+    "tost",
 ]
