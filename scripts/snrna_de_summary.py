@@ -15,6 +15,9 @@ def main(smk):
         counts.pop("contrast").tolist(), index=counts.index
     )
     summary = plan.merge(counts, on=["cell_type_safe", "contrast"], how="left")
+    # Skipped pairs have no counts: integers with gaps, not floats.
+    numeric = [c for c in counts.columns if pd.api.types.is_integer_dtype(counts[c])]
+    summary[numeric] = summary[numeric].astype("Int64")
     io.write_tsv(summary, smk.output.summary, index=False)
 
 

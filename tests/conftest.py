@@ -35,12 +35,12 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800):
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1800, cores: int = 2):
     """Run Snakemake from the test interpreter's environment in ``workdir``.
 
     Returns the CompletedProcess, stdout and stderr merged into ``.stdout``.
     """
-    cmd = [sys.executable, "-m", "snakemake", "--cores", "2", *args]
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), *args]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     proc = subprocess.run(
         cmd,

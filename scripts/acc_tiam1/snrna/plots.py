@@ -512,15 +512,19 @@ def contamination(table: pd.DataFrame):
     high = table.get("rho_high", pd.Series(rho)).to_numpy(dtype=float)
     ax.errorbar(x, rho, yerr=[rho - low, high - rho], fmt="none", ecolor=GREY, capsize=3)
     droplets = (table.get("soup_basis", "") == "empty_droplets").to_numpy()
-    ax.scatter(x[droplets], rho[droplets], color=KEPT, zorder=3, label="soup: empty droplets")
-    ax.scatter(
-        x[~droplets],
-        rho[~droplets],
-        facecolors="white",
-        edgecolors=KEPT,
-        zorder=3,
-        label="soup: nuclei (no raw droplets)",
-    )
+    if droplets.any():
+        ax.scatter(
+            x[droplets], rho[droplets], color=KEPT, zorder=3, label="soup: empty droplets"
+        )
+    if (~droplets).any():
+        ax.scatter(
+            x[~droplets],
+            rho[~droplets],
+            facecolors="white",
+            edgecolors=KEPT,
+            zorder=3,
+            label="soup: nuclei (no raw droplets)",
+        )
     ax.set_xticks(x, table["sample"], rotation=90)
     ax.set_ylabel("ambient share of the nuclei's UMIs")
     ax.set_ylim(bottom=0)
