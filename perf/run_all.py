@@ -157,7 +157,7 @@ def report_benchmark(kind: str, json_path: Path) -> None:
     print(f"\n=== full demo run, dry run and report ({size})", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         wf = Path(tmp) / "wf"
-        shutil.copytree(REPO, wf, ignore=snrna_benchmark.COPY_IGNORE)
+        snrna_benchmark.copy_workflow(wf)
         config_path = wf / "bench.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         load0 = benchlib.loadavg()
@@ -166,10 +166,13 @@ def report_benchmark(kind: str, json_path: Path) -> None:
         except SystemExit:
             print((wf / "benchmark_run.log").read_text()[-5000:], file=sys.stderr)
             raise
+        jobs = demo_jobs(wf / "benchmark_run.log")
+        results_mb = tree_mb(wf / "results")
+        print(f"demo: {jobs} jobs, results {results_mb:.0f} MB", flush=True)
         rows = [
             benchlib.row(
                 "full demo run",
-                size,
+                f"{size}; {jobs} jobs; results {results_mb:.0f} MB",
                 ours_s=full_s,
                 ours_peak_mb=sampler.peak_mb,
                 load_start=load0,
@@ -199,10 +202,11 @@ def report_benchmark(kind: str, json_path: Path) -> None:
         if report.returncode != 0:
             raise SystemExit(f"report failed:\n{report.stderr[-3000:]}")
         mb = (wf / "results" / "report.html").stat().st_size / 1e6
+        opened = report_open_seconds(wf / "results" / "report.html")
         rows.append(
             benchlib.row(
                 "report",
-                f"{size} ({mb:.1f} MB html)",
+                f"{size} ({mb:.1f} MB html; opens in {opened})",
                 ours_s=report.seconds,
                 ours_peak_mb=report.peak_rss_mb,
                 load_start=load0,
@@ -216,6 +220,42 @@ def report_benchmark(kind: str, json_path: Path) -> None:
         )
     )
     benchlib.write_results(json_path, "run_all.py (report stage)", rows, started)
+
+
+def demo_jobs(log: Path) -> int:
+    """Jobs a Snakemake run executed (the last "N of M steps" line of its log)."""
+    import re
+
+    steps = re.findall(r"\d+ of (\d+) steps", log.read_text())
+    return int(steps[-1]) if steps else 0
+
+
+def tree_mb(folder: Path, skip: tuple[str, ...] = ("report.html",)) -> float:
+    """Size of the files below ``folder`` in MB (the report left out: measured apart)."""
+    return (
+        sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and f.name not in skip) / 1e6
+    )
+
+
+def report_open_seconds(report: Path) -> str:
+    """Seconds until headless Chromium has loaded the report and shown its start page."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return "n.a. (no playwright)"
+    if chromium is None:
+        return "n.a. (no chromium)"
+    flags = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=flags)
+        page = browser.new_page()
+        start = time.perf_counter()
+        page.goto(report.as_uri(), wait_until="load")
+        page.wait_for_selector("#loading-screen", state="hidden")
+        seconds = time.perf_counter() - start
+        browser.close()
+    return f"{seconds:.1f} s"
 
 
 def slurm_plugin_note() -> str:

@@ -36,7 +36,7 @@ Printed per size, from Snakemake's per-job benchmark files under ``benchmarks/sn
   moments;
 - pseudobulk DE vs R, per cell type x contrast: genes, Spearman correlation of ``stat``
   over genes with a stat in both, genes with padj < alpha in R / ours / both, Jaccard;
-  then our DE job time (sum of the ``de_fit`` and contrast jobs' wall times, each a whole
+  then our DE job time (sum of the ``snrna_de`` jobs' wall times, one per cell type, each a whole
   Python process: start, reading, fitting or testing, writing) against R's (sum of the
   whole ``Rscript`` processes: start, loading DESeq2, reading, ``DESeq()`` + ``results()``,
   writing; R's compute part alone is shown too), and the peak memory of each.
@@ -73,25 +73,24 @@ sys.path.insert(0, str(REPO / "tests"))
 import benchlib  # noqa: E402
 from conftest import copy_workflow  # noqa: E402  (what a user's clone holds)
 
+#: Mice of the demo sheet; a study with more mice gets copies of its rows (new ids).
 N_SAMPLES = 12
-#: Stages of the branch and their rules (``snrna_`` prefix left out; ``de_contrast`` is
-#: rule snrna_de_contrast, whose benchmark files are ``de_<cell type>_<contrast>.tsv``).
+#: Stages of the branch and their rules (``snrna_`` prefix left out; ``de`` is rule
+#: snrna_de, one job per cell type, whose benchmark files are ``de_<cell type>.tsv``).
 STAGES = {
-    "snRNA preprocessing": ("qc", "qc_plots", "qc_summary", "qc_overview", "integrate", "umap"),
-    "snRNA annotation": (
+    "snRNA preprocessing": ("qc", "qc_summary", "qc_plots", "integrate", "umap"),
+    "snRNA annotation and ambient RNA": (
         "annotate",
+        "ambient",
         "assemble",
         "annotation_plots",
-        "umap_plots",
         "composition",
         "composition_plots",
     ),
     "snRNA pseudobulk DE": (
         "pseudobulk",
-        "de_fit",
-        "de_contrast",
+        "de",
         "de_plots",
-        "de_table_html",
         "de_summary",
         "pathway",
         "pathway_plots",
@@ -99,23 +98,42 @@ STAGES = {
 }
 #: Rules in none of the stages (a rule added to the branch since): reported on their own.
 OTHER = "snRNA other rules"
-#: The jobs R's DESeq() + results() replace.
-DE_JOBS = ("de_fit", "de_contrast")
+#: The jobs R's DESeq() + results() replace (one per cell type: fit and every contrast).
+DE_JOBS = ("de",)
 PLAN = "results/snrna/pseudobulk/plan.tsv"
 
 
 # -- running the workflow -------------------------------------------------------------
 
 
-def prepare(workdir: Path, nuclei: int, genes: int) -> Path:
+def more_mice(sheet: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The demo sheet with ``n`` mice: rows repeated in order, new ids in ids and paths."""
+    if n <= len(sheet):
+        return sheet.head(n)
+    rows = []
+    for i in range(n):
+        row = sheet.iloc[i % len(sheet)].copy()
+        new = f"SN{i + 1:02d}"
+        for col in ("path", "raw_path"):
+            if col in row and isinstance(row[col], str):
+                row[col] = row[col].replace(str(row["sample"]), new)
+        row["sample"] = new
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def prepare(workdir: Path, nuclei: int, genes: int, mice: int = N_SAMPLES) -> Path:
     """A fresh workflow copy in ``workdir`` and its benchmark config; returns the config."""
     if workdir.exists():
         shutil.rmtree(workdir)
     copy_workflow(workdir)
+    sheet_path = workdir / "config/demo/snrna_samples.tsv"
+    sheet = pd.read_csv(sheet_path, sep="\t", dtype=str, keep_default_na=False)
+    more_mice(sheet, mice).to_csv(sheet_path, sep="\t", index=False)
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     config.pop("bulk", None)
     config.setdefault("rescue", {})["enabled"] = False
-    config["demo"]["snrna_nuclei_per_sample"] = max(nuclei // N_SAMPLES, 100)
+    config["demo"]["snrna_nuclei_per_sample"] = max(nuclei // mice, 100)
     config["demo"]["snrna_genes"] = genes
     path = workdir / "benchmark.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -123,23 +141,18 @@ def prepare(workdir: Path, nuclei: int, genes: int) -> Path:
 
 
 def snrna_targets(workdir: Path) -> list[str]:
-    """The branch's final outputs (as ``snrna_outputs()`` in common.smk lists them), so
-    that other branches fed by the snRNA tables (enrichment) are not timed."""
+    """The branch's final outputs, so that other branches fed by the snRNA tables
+    (enrichment) are not timed: the outputs of the rules ``snrna_outputs()`` lists."""
     samples = pd.read_csv(workdir / "config/demo/snrna_samples.tsv", sep="\t")["sample"]
     return [
         "results/snrna/qc/filter_summary.tsv",
         "results/snrna/qc/nuclei_per_sample.png",
         *[f"results/snrna/qc/{s}.qc.png" for s in samples],
+        "results/snrna/ambient/contamination.tsv",
         "results/snrna/annotated.h5ad",
         "results/snrna/annotation/marker_dotplot.png",
-        *[
-            f"results/snrna/annotation/umap_{w}.png"
-            for w in ("cell_type", "sample", "condition", "genes")
-        ],
         "results/snrna/composition/composition.png",
-        "results/snrna/composition/proportions.png",
         "results/snrna/de/summary.tsv",
-        "results/snrna/pathway/genes.png",
         "results/snrna/pathway/gene_sets.png",
     ]
 
@@ -181,19 +194,14 @@ def snakemake(workdir: Path, config: Path, cores: int, *args: str):
 
 def wildcard_rules(workdir: Path, config: dict) -> dict[str, str]:
     """Benchmark file names of wildcard jobs -> their rule, spelled out from the samples,
-    cell types and contrasts (a name like ``de_fit_X`` is ambiguous by prefix alone)."""
+    cell types (a name like ``de_plots_X`` is ambiguous by prefix alone)."""
     samples = sample_sheet(workdir, config).index
     plan = pd.read_csv(workdir / PLAN, sep="\t")
     tested = plan[plan["status"] == "tested"]
-    names = {}
-    for s in samples:
-        names[f"qc_{s}"], names[f"qc_plots_{s}"] = "qc", "qc_plots"
+    names = {f"qc_{s}": "qc" for s in samples}
     for ct in tested["cell_type_safe"].unique():
-        names[f"de_fit_{ct}"] = "de_fit"
-    for ct, c in zip(tested["cell_type_safe"], tested["contrast"], strict=True):
-        names[f"de_{ct}_{c}"] = "de_contrast"
-        names[f"de_plots_{ct}_{c}"] = "de_plots"
-        names[f"de_table_html_{ct}_{c}"] = "de_table_html"
+        names[f"de_{ct}"] = "de"
+        names[f"de_plots_{ct}"] = "de_plots"
     return names
 
 
@@ -290,7 +298,7 @@ def compare_with_r(workdir: Path, config: dict) -> tuple[pd.DataFrame, dict]:
     rows, runs = [], []
     for safe, group in tested.groupby("cell_type_safe", sort=False):
         names = set(group["contrast"])
-        # As rule snrna_de_fit: the tested contrasts, in config order, set the references.
+        # As rule snrna_de: the tested contrasts, in config order, set the references.
         contrasts = design.parse_contrasts([c for c in config["contrasts"] if c["name"] in names])
         counts, _ = io.read_prepared_counts(
             workdir / f"results/snrna/pseudobulk/cell_types/{safe}.counts.tsv"
@@ -361,9 +369,9 @@ def agreement_text(agree: pd.DataFrame, alpha: float) -> str:
 def run_size(n: int, args) -> tuple[list[dict], dict]:
     """Run and measure one study size; print its tables; return result rows and details."""
     wd = args.workdir / f"n{n}"
-    config_path = prepare(wd, n, args.genes)
+    config_path = prepare(wd, n, args.genes, args.mice)
     config = yaml.safe_load(config_path.read_text())
-    print(f"\n=== {n} nuclei ({N_SAMPLES} samples), {args.genes} genes: {wd}", flush=True)
+    print(f"\n=== {n} nuclei ({args.mice} samples), {args.genes} genes: {wd}", flush=True)
     sim_s, sim = snakemake(wd, config_path, args.cores, "--until", "demo_snrna")
     load_start = benchlib.loadavg()
     wall, sampler = snakemake(wd, config_path, args.cores, *snrna_targets(wd))
@@ -429,7 +437,7 @@ def de_versus_r(wd: Path, config: dict, jobs: pd.DataFrame, size: str, args, det
     """The row 'pseudobulk DE fit + contrast jobs vs R'; prints the per-table agreement."""
     de_jobs = jobs[jobs["rule"].isin(DE_JOBS)]
     stage = "snRNA pseudobulk DE: fit + contrast jobs"
-    note = "ours: sum of the de_fit and contrast job wall times (whole Python processes)"
+    note = "ours: sum of the snrna_de job wall times (whole Python processes, one per cell type)"
     ours = {"ours_s": de_jobs["s"].sum(), "ours_peak_mb": de_jobs["max_rss"].max()}
     reason = "--no-r" if args.no_r else args.r_missing
     if reason:
@@ -451,7 +459,8 @@ def de_versus_r(wd: Path, config: dict, jobs: pd.DataFrame, size: str, args, det
         print("\npseudobulk DE vs R's DESeq2 (same counts, design, references, contrasts):")
         print(agree.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(
-        f"DE jobs (de_fit + contrasts): ours {ours['ours_s']:.1f} s in {len(de_jobs)} jobs, "
+        f"DE jobs (fit + contrasts, one per cell type): ours {ours['ours_s']:.1f} s in "
+        f"{len(de_jobs)} jobs, "
         f"peak {ours['ours_peak_mb']:.0f} MB; R {r_total:.1f} s in {len(runs)} Rscript "
         f"processes (of which DESeq() + results() {r_compute:.1f} s), peak "
         f"{runs['peak_rss_mb'].max():.0f} MB",
@@ -481,6 +490,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--nuclei", type=int, nargs="+", default=[25000, 100000, 200000])
     parser.add_argument("--genes", type=int, default=20000)
+    parser.add_argument("--mice", type=int, default=N_SAMPLES, help="animals (demo: 12)")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/snrna_benchmark"))
     parser.add_argument("--no-r", action="store_true", help="skip the comparison with R")
