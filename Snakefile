@@ -15,6 +15,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
+include: "workflow/rules/reads.smk"
 include: "workflow/rules/bulk.smk"
 include: "workflow/rules/snrna.smk"
 include: "workflow/rules/enrichment.smk"

@@ -370,14 +370,20 @@ def _raw_input_files(sample: str, path: str, producible: set[str], sheet_path: s
     return files
 
 
-def check_snrna(config: Mapping, producible: Collection[str] = ()) -> SnrnaInputs | None:
+def check_snrna(
+    config: Mapping,
+    producible: Collection[str] = (),
+    matrices: Mapping[str, Mapping[str, str]] | None = None,
+) -> SnrnaInputs | None:
     """Check the ``snrna:`` section and return its inputs, or None when it is absent.
 
     Checks that the sample sheet has ``sample`` and ``path`` columns, that every path
     exists (or is written by a demo rule) in a supported format, that every contrast
     level has single-nucleus samples, that the design fits the sheet and that the
     marker table is valid (file-safe names unique). File contents are checked by the
-    first rule that reads each file.
+    first rule that reads each file. ``matrices`` (``{sample: {"path", "raw_path"}}``)
+    are the folders the reads front end writes when the samples come from FASTQ
+    (``snrna.units``); they fill the sheet's ``path`` and ``raw_path``.
     """
     from .io import read_markers
     from .snrna import safe_names
@@ -388,6 +394,10 @@ def check_snrna(config: Mapping, producible: Collection[str] = ()) -> SnrnaInput
     sheet_path = snrna["samples"]
     check_input_file(sheet_path, "snrna.samples")
     sheet = read_sample_sheet(sheet_path)
+    if matrices is not None:
+        from .reads import sheet_with_matrices
+
+        sheet = sheet_with_matrices(sheet, matrices, sheet_path)
     if "path" not in sheet.columns:
         raise InputError("no column 'path' (the count matrix of each sample).", sheet_path)
     producible = {os.path.normpath(str(p)) for p in producible}

@@ -22,13 +22,37 @@ validate(config, schema="../schemas/config.schema.yaml")
 ENV = "../envs/analysis.yaml"
 DEMO_OUTPUTS = [inputs.DEMO_BULK_COUNTS]
 
+# ---- Reads front end (FASTQ -> counts; rules in reads.smk) ---------------------------
+from acc_tiam1 import reads as reads_lib  # noqa: E402
+
+#: Where the front end writes what the bulk and snRNA branches read.
+READS_BULK_COUNTS = "results/reads/bulk/gene_counts.tsv"
+READS_MATRIX_DIR = "results/reads/snrna/{sample}/{matrix}"
+#: Files rule demo_reads writes: the reads demo's reference, truth and FASTQ.
+READS_DEMO_DIR = "resources/demo/reads"
+READS_DEMO = reads_lib.demo_outputs(READS_DEMO_DIR, "config/demo")
+try:
+    READS = reads_lib.check_reads(
+        config,
+        producible=READS_DEMO.all,
+        bulk_counts=READS_BULK_COUNTS,
+        matrix_dir=READS_MATRIX_DIR,
+    )
+    for units in (READS.bulk, READS.snrna):
+        if units is not None:
+            validate(units.table, schema="../schemas/units.schema.yaml")
+except InputError as err:
+    raise WorkflowError(f"Invalid input. {err}") from None
+DEMO_OUTPUTS += READS.outputs
+# ---- end of reads front end ------------------------------------------------------------
+
 try:
     CONTRASTS = inputs.contrasts(config)
-    BULK = inputs.check_bulk(config, producible=DEMO_OUTPUTS)
+    BULK = inputs.check_bulk(READS.bulk_config(config), producible=DEMO_OUTPUTS)
     if BULK is not None:
         validate(BULK.samples.reset_index(), schema="../schemas/samples.schema.yaml")
     DEMO_OUTPUTS += inputs.demo_snrna_outputs()
-    SNRNA = inputs.check_snrna(config, producible=DEMO_OUTPUTS)
+    SNRNA = inputs.check_snrna(config, producible=DEMO_OUTPUTS, matrices=READS.matrices)
     if SNRNA is not None:
         validate(SNRNA.samples.reset_index(), schema="../schemas/samples.schema.yaml")
 except InputError as err:
@@ -114,7 +138,8 @@ def snrna_outputs():
 
 def all_outputs():
     return (
-        bulk_outputs()
+        reads_outputs()
+        + bulk_outputs()
         + enrichment_outputs()
         + rescue_outputs()
         + snrna_outputs()
