@@ -28,7 +28,7 @@ from acc_tiam1 import reads as reads_lib  # noqa: E402
 #: Where the front end writes what the bulk and snRNA branches read.
 READS_BULK_COUNTS = "results/reads/bulk/gene_counts.tsv"
 READS_MATRIX_DIR = "results/reads/snrna/{sample}/{matrix}"
-#: Files rule demo_reads writes: the reads demo's reference, truth and FASTQ.
+#: Files that demo_reads writes (the reads demo: reference, truth, FASTQ).
 READS_DEMO_DIR = "resources/demo/reads"
 READS_DEMO = reads_lib.demo_outputs(READS_DEMO_DIR, "config/demo")
 try:

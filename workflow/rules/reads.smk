@@ -352,7 +352,9 @@ rule reads_strandedness:
             category=READS_REPORT,
             labels={"table": "strandedness"},
         ),
-        codes=expand("results/reads/bulk/strandedness/{sample}.txt", sample=READS_BULK_SAMPLES),
+        codes=expand(
+            "results/reads/bulk/strandedness/{sample}.txt", sample=READS_BULK_SAMPLES
+        ),
         mqc="results/reads/bulk/strandedness_mqc.tsv",
     log:
         "logs/reads/strandedness.log",
@@ -405,7 +407,9 @@ rule reads_gene_counts:
         counts=lambda wc: (
             expand(rules.reads_salmon_quant.output.quant, sample=READS_BULK_SAMPLES)
             if READS_SETTINGS["quantifier"] == "salmon"
-            else expand(rules.reads_featurecounts.output.counts, sample=READS_BULK_SAMPLES)
+            else expand(
+                rules.reads_featurecounts.output.counts, sample=READS_BULK_SAMPLES
+            )
         ),
         genes=rules.reads_check_reference.output.genes,
         tx2gene=rules.reads_check_reference.output.tx2gene,

@@ -32,8 +32,13 @@ def reads_checks(wildcards):
     """Outputs of every input check: index builds wait for them, so that bad FASTQ or
     reference files stop the run before any index is built."""
     files = [rules.reads_check_reference.output.summary]
-    for branch, samples in (("bulk", READS_BULK_SAMPLES), ("snrna", READS_SNRNA_SAMPLES)):
-        files += expand(rules.reads_check_fastq.output[0], branch=branch, sample=samples)
+    for branch, samples in (
+        ("bulk", READS_BULK_SAMPLES),
+        ("snrna", READS_SNRNA_SAMPLES),
+    ):
+        files += expand(
+            rules.reads_check_fastq.output[0], branch=branch, sample=samples
+        )
     if READS.snrna is not None:
         files.append(rules.reads_whitelist.output[0])
     return files
@@ -89,7 +94,10 @@ def reads_multiqc_inputs(wildcards):
             )
         else:
             inputs["star"] = expand(
-                [rules.reads_star_align.output.log_final, rules.reads_star_align.output.genes],
+                [
+                    rules.reads_star_align.output.log_final,
+                    rules.reads_star_align.output.genes,
+                ],
                 sample=READS_BULK_SAMPLES,
             )
             inputs["featurecounts"] = expand(
