@@ -663,3 +663,29 @@ def test_write_demo_is_seeded(tmp_path, monkeypatch):
     check = reads.check_reference(files.reference["gtf"], files.reference["transcriptome"],
                                   files.reference["genome"])
     assert check.summary["length_differs_from_gtf"] == 0
+
+
+# --- workflow hygiene ---------------------------------------------------------------------
+
+
+def test_tool_environments_are_pinned_to_the_debian_versions():
+    expected = {"salmon": "salmon=1.10.1", "star": "star=2.7.10b", "subread": "subread=2.0.3",
+                "fastp": "fastp=0.23.2"}
+    for name, pin in expected.items():
+        env = yaml.safe_load((REPO / f"workflow/envs/{name}.yaml").read_text())
+        assert env["dependencies"] == [pin], name
+        assert "nodefaults" in env["channels"] and "bioconda" in env["channels"]
+    pip = next(d["pip"] for d in yaml.safe_load(
+        (REPO / "workflow/envs/analysis.yaml").read_text())["dependencies"] if isinstance(d, dict))
+    assert "multiqc==1.28" in pip
+    assert "multiqc==1.28" in (REPO / "constraints.txt").read_text().splitlines()
+
+
+def test_every_reads_rule_logs_benchmarks_and_declares_resources():
+    text = (REPO / "workflow/rules/reads.smk").read_text()
+    rules = re.findall(r"^rule (\w+):\n(.*?)(?=^rule |^ruleorder|\Z)", text, re.S | re.M)
+    assert len(rules) >= 18
+    for name, body in rules:
+        for key in ("log:", "benchmark:", "threads:", "resources:", "conda:", "mem_mb=",
+                    "runtime="):
+            assert f"    {key}" in body or f"        {key}" in body, (name, key)

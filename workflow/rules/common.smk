@@ -30,8 +30,8 @@ READS_BULK_COUNTS = "results/reads/bulk/gene_counts.tsv"
 READS_MATRIX_DIR = "results/reads/snrna/{sample}/{matrix}"
 #: Files that demo_reads writes (the reads demo: reference, truth, FASTQ).
 READS_DEMO_DIR = "resources/demo/reads"
-READS_DEMO = reads_lib.demo_outputs(READS_DEMO_DIR, "config/demo")
 try:
+    READS_DEMO = reads_lib.demo_outputs(READS_DEMO_DIR, "config/demo")
     READS = reads_lib.check_reads(
         config,
         producible=READS_DEMO.all,

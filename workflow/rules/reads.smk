@@ -542,7 +542,7 @@ rule reads_multiqc:
     benchmark:
         "benchmarks/reads/multiqc.tsv"
     conda:
-        "../envs/multiqc.yaml"
+        ENV
     threads: 1
     resources:
         mem_mb=mem_mb(2000),
