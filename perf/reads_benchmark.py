@@ -35,8 +35,18 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-IGNORE = shutil.ignore_patterns(".git", ".venv", ".snakemake", "results", "resources", "logs",
-                                "benchmarks", "__pycache__", ".pytest_cache", "docs")
+IGNORE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".snakemake",
+    "results",
+    "resources",
+    "logs",
+    "benchmarks",
+    "__pycache__",
+    ".pytest_cache",
+    "docs",
+)
 FRONT_END = [
     "results/reads/bulk/gene_counts.tsv",
     "results/reads/bulk/strandedness.tsv",
@@ -65,8 +75,9 @@ def run(workdir: Path, args: list[str], cores: int) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(workdir / "scripts"), "PYTHONHASHSEED": "0"}
     cmd = [sys.executable, "-m", "snakemake", "--cores", str(cores), *args]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
@@ -89,15 +100,24 @@ def rule_table(workdir: Path, since: float, samples: list[str]) -> pd.DataFrame:
         for s in samples:
             if f"_{s}" in rule:
                 rule = rule[: rule.index(f"_{s}")]
-        rows.append({"rule": rule, "s": float(record["s"].iloc[-1]),
-                     "max_rss_mb": float(pd.to_numeric(record["max_rss"], errors="coerce")
-                                         .fillna(0).iloc[-1])})
+        rows.append(
+            {
+                "rule": rule,
+                "s": float(record["s"].iloc[-1]),
+                "max_rss_mb": float(
+                    pd.to_numeric(record["max_rss"], errors="coerce").fillna(0).iloc[-1]
+                ),
+            }
+        )
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    return (table.groupby("rule").agg(jobs=("s", "size"), seconds=("s", "sum"),
-                                      peak_mb=("max_rss_mb", "max"))
-            .sort_values("seconds", ascending=False).round(1))
+    return (
+        table.groupby("rule")
+        .agg(jobs=("s", "size"), seconds=("s", "sum"), peak_mb=("max_rss_mb", "max"))
+        .sort_values("seconds", ascending=False)
+        .round(1)
+    )
 
 
 def main() -> None:
@@ -107,8 +127,9 @@ def main() -> None:
     args = parser.parse_args()
     missing = [t for t in ("salmon", "STAR", "featureCounts", "fastp") if not shutil.which(t)]
     if missing:
-        raise SystemExit(f"not installed: {', '.join(missing)} (apt-get install salmon "
-                         "rna-star subread fastp)")
+        raise SystemExit(
+            f"not installed: {', '.join(missing)} (apt-get install salmon rna-star subread fastp)"
+        )
     base = args.keep or Path(tempfile.mkdtemp(prefix="reads_benchmark_"))
     workdir = base / "wf"
     shutil.copytree(REPO, workdir, ignore=IGNORE)
@@ -123,9 +144,13 @@ def main() -> None:
     steps = [("simulation (rule demo_reads)", ["--until", "demo_reads"], config)]
     steps.append(("front end, salmon + STARsolo", FRONT_END, config))
     star = {**config, "bulk": {**config["bulk"], "quantifier": "star"}}
-    steps.append(("bulk again, STAR + featureCounts",
-                  ["results/reads/bulk/gene_counts.tsv", "results/reads/bulk/strandedness.tsv"],
-                  star))
+    steps.append(
+        (
+            "bulk again, STAR + featureCounts",
+            ["results/reads/bulk/gene_counts.tsv", "results/reads/bulk/strandedness.tsv"],
+            star,
+        )
+    )
     for i, (name, targets, cfg) in enumerate(steps):
         path = workdir / f"bench_{i}.yaml"
         path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -135,8 +160,10 @@ def main() -> None:
         table = rule_table(workdir, since, samples)
         if not table.empty:
             print(table.to_string())
-            print(f"   summed job time {table['seconds'].sum():.1f} s over "
-                  f"{int(table['jobs'].sum())} jobs\n")
+            print(
+                f"   summed job time {table['seconds'].sum():.1f} s over "
+                f"{int(table['jobs'].sum())} jobs\n"
+            )
     sizes = {p.name: p.stat().st_size for p in (workdir / "results/reads/index").glob("*")}
     for name in sizes:
         total = sum(f.stat().st_size for f in (workdir / "results/reads/index" / name).rglob("*"))

@@ -12,8 +12,9 @@ def main(smk):
     files = list(smk.input)
     outdir = Path(smk.output.html).parent
     outdir.mkdir(parents=True, exist_ok=True)
-    cmd = reads.multiqc_command(files, str(outdir), str(outdir / "files.txt"),
-                                str(outdir / "multiqc_config.yaml"))
+    cmd = reads.multiqc_command(
+        files, str(outdir), str(outdir / "files.txt"), str(outdir / "multiqc_config.yaml")
+    )
     logging.info("%s", " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True)
     logging.info("%s", proc.stdout + proc.stderr)

@@ -9,8 +9,9 @@ from acc_tiam1.runner import run_rule
 
 def main(smk):
     genes = io.read_tsv(smk.input.genes, index_col=None)
-    summary = reads.convert_solo(smk.input.solo, smk.params.folders["path"],
-                                 smk.params.folders["raw_path"], genes)
+    summary = reads.convert_solo(
+        smk.input.solo, smk.params.folders["path"], smk.params.folders["raw_path"], genes
+    )
     logging.info("%s: %s", smk.wildcards.sample, summary)
     io.write_text(json.dumps(summary, indent=1), smk.output.summary)
 

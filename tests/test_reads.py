@@ -23,8 +23,9 @@ from scipy import sparse
 
 def fastq_text(n, length=8, prefix="r", mate=None):
     tag = f" {mate}:N:0:1" if mate else ""
-    return "".join(f"@{prefix}{i}{tag}\n{'ACGT' * (length // 4)}\n+\n{'I' * length}\n"
-                   for i in range(n))
+    return "".join(
+        f"@{prefix}{i}{tag}\n{'ACGT' * (length // 4)}\n+\n{'I' * length}\n" for i in range(n)
+    )
 
 
 def write_fastq(path, text, gz=True):
@@ -97,8 +98,7 @@ def test_peek_rejects_fasta_and_fake_gzip(tmp_path):
     fake = write_fastq(tmp_path / "b.fastq.gz", fastq_text(3), gz=False)
     with pytest.raises(InputError, match="not gzip-compressed"):
         reads.peek_fastq(fake, "x")
-    assert reads.peek_fastq(write_fastq(tmp_path / "c.fq.gz", fastq_text(3, mate=1)),
-                            "x") == "r0"
+    assert reads.peek_fastq(write_fastq(tmp_path / "c.fq.gz", fastq_text(3, mate=1)), "x") == "r0"
 
 
 def test_mates_of_different_read_counts_are_an_error(tmp_path):
@@ -115,8 +115,7 @@ def test_check_sample_fastq_reports_units_and_read1_length(tmp_path):
     r1 = write_fastq(tmp_path / "R1.fq.gz", fastq_text(10, 28, mate=1))
     r2 = write_fastq(tmp_path / "R2.fq.gz", fastq_text(10, 92, mate=2))
     rows = reads.check_sample_fastq([{"unit": "L1", "fq1": r1, "fq2": r2}], "S1", 28)
-    assert rows == [{"unit": "L1", "reads": 10, "read1_length": "28-28",
-                     "read2_length": "92-92"}]
+    assert rows == [{"unit": "L1", "reads": 10, "read1_length": "28-28", "read2_length": "92-92"}]
     short = write_fastq(tmp_path / "short.fq.gz", fastq_text(10, 24, mate=1))
     with pytest.raises(InputError, match="at least 28 bp"):
         reads.check_sample_fastq([{"unit": "L1", "fq1": short, "fq2": r2}], "S1", 28)
@@ -133,20 +132,34 @@ def study(tmp_path, samples=("A", "B"), units=None, paired=True):
         for u in (units or {}).get(s, ["L1"]):
             r1 = write_fastq(tmp_path / "fq" / f"{s}_{u}_1.fq.gz", fastq_text(5, mate=1))
             r2 = write_fastq(tmp_path / "fq" / f"{s}_{u}_2.fq.gz", fastq_text(5, mate=2))
-            rows.append({"sample": s, "unit": u, "fq1": f"fq/{Path(r1).name}",
-                         "fq2": f"fq/{Path(r2).name}" if paired else ""})
+            rows.append(
+                {
+                    "sample": s,
+                    "unit": u,
+                    "fq1": f"fq/{Path(r1).name}",
+                    "fq2": f"fq/{Path(r2).name}" if paired else "",
+                }
+            )
     pd.DataFrame(rows).to_csv(tmp_path / "units.tsv", sep="\t", index=False)
-    pd.DataFrame({"sample": list(samples), "condition": ["a", "b"] * (len(samples) // 2)}
-                 ).to_csv(tmp_path / "samples.tsv", sep="\t", index=False)
+    pd.DataFrame({"sample": list(samples), "condition": ["a", "b"] * (len(samples) // 2)}).to_csv(
+        tmp_path / "samples.tsv", sep="\t", index=False
+    )
     (tmp_path / "genes.gtf").write_text(
-        'chr1\tt\texon\t1\t10\t.\t+\t.\tgene_id "G1"; transcript_id "T1";\n')
+        'chr1\tt\texon\t1\t10\t.\t+\t.\tgene_id "G1"; transcript_id "T1";\n'
+    )
     (tmp_path / "tx.fa").write_text(">T1\nACGTACGTAC\n")
     (tmp_path / "genome.fa").write_text(">chr1\n" + "A" * 100 + "\n")
     return {
-        "bulk": {"units": str(tmp_path / "units.tsv"), "samples": str(tmp_path / "samples.tsv"),
-                 "design": "~ condition"},
-        "reference": {"gtf": str(tmp_path / "genes.gtf"), "transcriptome": str(tmp_path / "tx.fa"),
-                      "genome": str(tmp_path / "genome.fa")},
+        "bulk": {
+            "units": str(tmp_path / "units.tsv"),
+            "samples": str(tmp_path / "samples.tsv"),
+            "design": "~ condition",
+        },
+        "reference": {
+            "gtf": str(tmp_path / "genes.gtf"),
+            "transcriptome": str(tmp_path / "tx.fa"),
+            "genome": str(tmp_path / "genome.fa"),
+        },
     }
 
 
@@ -154,8 +167,10 @@ def test_check_reads_resolves_units_relative_to_the_sheet(tmp_path):
     config = study(tmp_path, units={"A": ["L1", "L2"]})
     out = reads.check_reads(config, bulk_counts="results/c.tsv")
     assert out.bulk.samples == ["A", "B"] and out.bulk.units_of("A") == ["L1", "L2"]
-    assert out.bulk.files("A", "L2") == [str(tmp_path / "fq/A_L2_1.fq.gz"),
-                                          str(tmp_path / "fq/A_L2_2.fq.gz")]
+    assert out.bulk.files("A", "L2") == [
+        str(tmp_path / "fq/A_L2_1.fq.gz"),
+        str(tmp_path / "fq/A_L2_2.fq.gz"),
+    ]
     assert out.bulk.paired("A")
     assert out.settings["quantifier"] == "salmon" and out.settings["salmon_decoys"]
     assert out.bulk_config(config)["bulk"]["counts"] == "results/c.tsv"
@@ -230,8 +245,10 @@ def test_fastq_a_rule_writes_may_be_missing(tmp_path):
     [
         (lambda c: c["bulk"].update(counts="c.tsv"), "not both"),
         (lambda c: c["reference"].pop("transcriptome"), "reference.transcriptome: is needed"),
-        (lambda c: (c["bulk"].update(quantifier="star"), c["reference"].pop("genome")),
-         "reference.genome: is needed"),
+        (
+            lambda c: (c["bulk"].update(quantifier="star"), c["reference"].pop("genome")),
+            "reference.genome: is needed",
+        ),
         (lambda c: c["reference"].update(gtf="nowhere.gtf"), "does not exist"),
     ],
 )
@@ -251,8 +268,10 @@ def test_snrna_sheet_gets_the_front_ends_matrix_folders(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("config").mkdir()
     sheet = pd.DataFrame({"condition": ["a", "b"]}, index=pd.Index(["S1", "S2"], name="sample"))
-    matrices = {s: {"path": f"results/reads/snrna/{s}/filtered",
-                    "raw_path": f"results/reads/snrna/{s}/raw"} for s in sheet.index}
+    matrices = {
+        s: {"path": f"results/reads/snrna/{s}/filtered", "raw_path": f"results/reads/snrna/{s}/raw"}
+        for s in sheet.index
+    }
     out = reads.sheet_with_matrices(sheet, matrices, "config/samples.tsv")
     assert out.loc["S1", "path"] == "../results/reads/snrna/S1/filtered"
     # Read back the way sheet paths are read (relative to the sheet's folder).
@@ -268,17 +287,35 @@ def test_units_schema_and_config_schema_know_the_new_keys():
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     props = schema["properties"]
     assert {"units", "quantifier", "strandedness", "salmon_counts"} <= set(
-        props["bulk"]["properties"])
+        props["bulk"]["properties"]
+    )
     assert props["bulk"]["required"] == ["samples", "design"]
     assert {"units", "chemistry", "whitelist", "cell_filter"} <= set(props["snrna"]["properties"])
     assert set(props["reference"]["properties"]) == {
-        "genome", "gtf", "transcriptome", "salmon_decoys", "star_sjdb_overhang",
-        "star_sa_index_nbases"}
+        "genome",
+        "gtf",
+        "transcriptome",
+        "salmon_decoys",
+        "star_sjdb_overhang",
+        "star_sa_index_nbases",
+    }
     readme = (REPO / "config/README.md").read_text()
-    for key in ("units", "quantifier", "strandedness", "salmon_counts", "chemistry",
-                "whitelist", "cell_filter", "salmon_decoys", "star_sjdb_overhang",
-                "star_sa_index_nbases", "reads_fragments", "reads_nuclei", "reads_umis",
-                "reads_empty_droplets"):
+    for key in (
+        "units",
+        "quantifier",
+        "strandedness",
+        "salmon_counts",
+        "chemistry",
+        "whitelist",
+        "cell_filter",
+        "salmon_decoys",
+        "star_sjdb_overhang",
+        "star_sa_index_nbases",
+        "reads_fragments",
+        "reads_nuclei",
+        "reads_umis",
+        "reads_empty_droplets",
+    ):
         assert f"`{key}`" in readme, key
     units = yaml.safe_load((REPO / "workflow/schemas/units.schema.yaml").read_text())
     assert units["required"] == ["sample", "unit", "fq1"]
@@ -296,7 +333,8 @@ def test_gtf_attributes_and_flybase_symbols(tmp_path):
         'transcript_id "FBtr1";\n'
         'chr2L\tFB\texon\t61\t100\t.\t+\t.\tgene_id "FBgn1"; gene_symbol "Smn"; '
         'transcript_id "FBtr1";\n'
-        'chr2R\tFB\texon\t5\t9\t.\t-\t.\tgene_id "FBgn2"; transcript_id "FBtr2";\n')
+        'chr2R\tFB\texon\t5\t9\t.\t-\t.\tgene_id "FBgn2"; transcript_id "FBtr2";\n'
+    )
     exons = reads.read_gtf_exons(gtf)
     assert exons["gene"].tolist() == ["Smn", "Smn", "FBgn2"]
     check = reads.check_reference(str(gtf))
@@ -307,10 +345,10 @@ def test_gtf_attributes_and_flybase_symbols(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("chr1\tx\tgene\t1\t5\t.\t+\t.\tgene_id \"G\";\n", "no 'exon' line"),
+        ('chr1\tx\tgene\t1\t5\t.\t+\t.\tgene_id "G";\n', "no 'exon' line"),
         ("chr1 x exon 1 5 . + . gene_id G;\n", "a GTF line has 9"),
-        ("chr1\tx\texon\t1\t5\t.\t+\t.\tgene_id \"G\";\n", "without gene_id or transcript_id"),
-        ("chr1\tx\texon\ta\t5\t.\t+\t.\tgene_id \"G\"; transcript_id \"T\";\n", "not a number"),
+        ('chr1\tx\texon\t1\t5\t.\t+\t.\tgene_id "G";\n', "without gene_id or transcript_id"),
+        ('chr1\tx\texon\ta\t5\t.\t+\t.\tgene_id "G"; transcript_id "T";\n', "not a number"),
     ],
 )
 def test_bad_gtf(tmp_path, text, message):
@@ -321,9 +359,13 @@ def test_bad_gtf(tmp_path, text, message):
 
 def test_transcriptome_must_match_the_gtf(tmp_path):
     gtf = tmp_path / "genes.gtf"
-    gtf.write_text("".join(
-        f'1\tx\texon\t{10 * i + 1}\t{10 * i + 10}\t.\t+\t.\tgene_id "G{i}"; '
-        f'transcript_id "ENSMUST{i}"; transcript_version "2";\n' for i in range(3)))
+    gtf.write_text(
+        "".join(
+            f'1\tx\texon\t{10 * i + 1}\t{10 * i + 10}\t.\t+\t.\tgene_id "G{i}"; '
+            f'transcript_id "ENSMUST{i}"; transcript_version "2";\n'
+            for i in range(3)
+        )
+    )
     fa = tmp_path / "tx.fa"
     # Versioned FASTA ids match an unversioned GTF.
     fa.write_text("".join(f">ENSMUST{i}.2 cdna\n{'A' * 10}\n" for i in range(3)))
@@ -347,8 +389,10 @@ def test_genome_must_share_chromosome_names_with_the_gtf(tmp_path):
     with pytest.raises(InputError, match="'chr1' or both '1'") as err:
         reads.check_reference(str(gtf), genome=str(genome))
     assert "genome.fa.gz" in str(err.value)
-    gtf.write_text('chr1\tx\texon\t1\t5\t.\t+\t.\tgene_id "G"; transcript_id "T";\n'
-                   'chrUn\tx\texon\t1\t5\t.\t+\t.\tgene_id "H"; transcript_id "U";\n')
+    gtf.write_text(
+        'chr1\tx\texon\t1\t5\t.\t+\t.\tgene_id "G"; transcript_id "T";\n'
+        'chrUn\tx\texon\t1\t5\t.\t+\t.\tgene_id "H"; transcript_id "U";\n'
+    )
     check = reads.check_reference(str(gtf), genome=str(genome))
     assert check.genome_names == ["chr1", "chrM"] and check.genome_length == 14
     assert check.summary["gtf_chromosomes_not_in_genome"] == ["chrUn"]
@@ -365,8 +409,15 @@ def test_star_sa_index_nbases_follows_the_manual():
 
 @pytest.mark.parametrize(
     ("fwd", "rev", "call"),
-    [(85, 15, "forward"), (10, 90, "reverse"), (46, 54, "unstranded"), (45, 55, "undetermined"),
-     (60, 40, "undetermined"), (0, 0, "undetermined"), (80, 20, "forward")],
+    [
+        (85, 15, "forward"),
+        (10, 90, "reverse"),
+        (46, 54, "unstranded"),
+        (45, 55, "undetermined"),
+        (60, 40, "undetermined"),
+        (0, 0, "undetermined"),
+        (80, 20, "forward"),
+    ],
 )
 def test_strandedness_calls(fwd, rev, call):
     assert reads.call_strandedness(fwd, rev)[0] == call
@@ -374,7 +425,8 @@ def test_strandedness_calls(fwd, rev, call):
 
 def test_strandedness_table_flags_and_fills(tmp_path):
     table = reads.strandedness_table(
-        {"A": (1, 99), "B": (2, 98), "C": (50, 50), "D": (62, 38)}, "auto", "x")
+        {"A": (1, 99), "B": (2, 98), "C": (50, 50), "D": (62, 38)}, "auto", "x"
+    )
     row = table.set_index("sample")
     assert row["inferred"].tolist() == ["reverse", "reverse", "unstranded", "undetermined"]
     assert row["used"].tolist() == ["reverse", "reverse", "unstranded", "reverse"]
@@ -390,8 +442,9 @@ def test_strandedness_table_flags_and_fills(tmp_path):
 
 def test_orientation_from_salmon_and_star_outputs(tmp_path):
     lib = tmp_path / "lib_format_counts.json"
-    lib.write_text(json.dumps({"expected_format": "IU", "ISF": 4450, "ISR": 4400, "SF": 10,
-                               "SR": 0, "IU": 0}))
+    lib.write_text(
+        json.dumps({"expected_format": "IU", "ISF": 4450, "ISR": 4400, "SF": 10, "SR": 0, "IU": 0})
+    )
     assert reads.salmon_orientation(lib) == (4460.0, 4400.0)
     tab = tmp_path / "ReadsPerGene.out.tab"
     tab.write_text("N_unmapped\t5\t5\t5\nN_noFeature\t1\t90\t3\nG1\t10\t0\t10\nG2\t7\t1\t6\n")
@@ -404,15 +457,19 @@ def test_orientation_from_salmon_and_star_outputs(tmp_path):
 def quant(lengths, counts):
     lengths, counts = np.asarray(lengths, float), np.asarray(counts, float)
     rate = counts / lengths
-    return pd.DataFrame({"EffectiveLength": lengths, "TPM": rate / rate.sum() * 1e6,
-                         "NumReads": counts}, index=[f"T{i}" for i in range(len(counts))])
+    return pd.DataFrame(
+        {"EffectiveLength": lengths, "TPM": rate / rate.sum() * 1e6, "NumReads": counts},
+        index=[f"T{i}" for i in range(len(counts))],
+    )
 
 
 def test_summed_and_length_scaled_gene_counts():
     tx2gene = pd.DataFrame({"transcript_id": ["T0", "T1", "T2"], "gene_id": ["A", "A", "B"]})
     # Gene A switches from its short to its long isoform; its molecules per length do not.
-    quants = {"s1": quant([500, 2000, 1000], [500, 0, 1000]),
-              "s2": quant([500, 2000, 1000], [0, 2000, 1000])}
+    quants = {
+        "s1": quant([500, 2000, 1000], [500, 0, 1000]),
+        "s2": quant([500, 2000, 1000], [0, 2000, 1000]),
+    }
     summed = reads.summarize_to_gene(quants, tx2gene, "sum")
     assert summed.loc["A"].tolist() == [500, 2000] and summed.loc["B"].tolist() == [1000, 1000]
     scaled = reads.summarize_to_gene(quants, tx2gene, "lengthScaledTPM")
@@ -430,9 +487,11 @@ def test_summed_and_length_scaled_gene_counts():
 
 def test_length_of_a_gene_absent_in_one_sample_is_the_geometric_mean_of_the_others():
     tx2gene = pd.DataFrame({"transcript_id": ["T0", "T1", "T2"], "gene_id": ["A", "A", "B"]})
-    quants = {"s1": quant([500, 2000, 1000], [500, 0, 100]),
-              "s2": quant([500, 2000, 1000], [0, 2000, 100]),
-              "s3": quant([500, 2000, 1000], [0, 0, 100])}
+    quants = {
+        "s1": quant([500, 2000, 1000], [500, 0, 100]),
+        "s2": quant([500, 2000, 1000], [0, 2000, 100]),
+        "s3": quant([500, 2000, 1000], [0, 0, 100]),
+    }
     scaled = reads.summarize_to_gene(quants, tx2gene, "lengthScaledTPM")
     assert scaled.loc["A", "s3"] == 0
     # A's mean length: (500 + 2000 + sqrt(500 * 2000)) / 3.
@@ -448,8 +507,9 @@ def test_transcripts_outside_the_map_and_other_references():
         reads.summarize_to_gene({"s1": quant([100], [5])}, tx2gene)
     q = quant([100, 100], [5, 5])
     with pytest.raises(InputError, match="other transcripts"):
-        reads.summarize_to_gene({"s1": q, "s2": q.iloc[:1]},
-                                pd.DataFrame({"transcript_id": ["T0"], "gene_id": ["A"]}))
+        reads.summarize_to_gene(
+            {"s1": q, "s2": q.iloc[:1]}, pd.DataFrame({"transcript_id": ["T0"], "gene_id": ["A"]})
+        )
 
 
 def test_count_matrix_is_what_the_bulk_branch_reads(tmp_path):
@@ -469,8 +529,10 @@ def test_count_matrix_is_what_the_bulk_branch_reads(tmp_path):
 
 def test_featurecounts_table(tmp_path):
     path = tmp_path / "fc.tsv"
-    path.write_text("# Program:featureCounts v2.0.3\nGeneid\tChr\tStart\tEnd\tStrand\tLength\t"
-                    "results/x.bam\nG1\tchr1\t1\t10\t+\t10\t7\nG2\tchr1\t20\t30\t-\t11\t0\n")
+    path.write_text(
+        "# Program:featureCounts v2.0.3\nGeneid\tChr\tStart\tEnd\tStrand\tLength\t"
+        "results/x.bam\nG1\tchr1\t1\t10\t+\t10\t7\nG2\tchr1\t20\t30\t-\t11\t0\n"
+    )
     assert reads.read_featurecounts(path).to_dict() == {"G1": 7, "G2": 0}
 
 
@@ -501,8 +563,7 @@ def write_solo(folder, matrix, barcodes, genes):
     folder.mkdir(parents=True)
     spio.mmwrite(folder / "matrix.mtx", sparse.coo_matrix(matrix), field="integer")
     (folder / "barcodes.tsv").write_text("".join(f"{b}\n" for b in barcodes))
-    (folder / "features.tsv").write_text(
-        "".join(f"{g}\t{g}\tGene Expression\n" for g in genes))
+    (folder / "features.tsv").write_text("".join(f"{g}\t{g}\tGene Expression\n" for g in genes))
 
 
 def test_convert_solo_gzips_filtered_and_nonempty_raw_barcodes(tmp_path):
@@ -528,26 +589,38 @@ def test_convert_solo_gzips_filtered_and_nonempty_raw_barcodes(tmp_path):
     assert filtered.X.toarray().tolist() == [[0, 0, 4], [5, 3, 2]]
     raw = sc.read_10x_mtx(tmp_path / "r")
     assert raw.obs_names.tolist() == ["AAAA", "GGGG", "TTTT"]
-    assert all((tmp_path / "f" / n).exists() for n in
-               ("matrix.mtx.gz", "barcodes.tsv.gz", "features.tsv.gz"))
+    assert all(
+        (tmp_path / "f" / n).exists()
+        for n in ("matrix.mtx.gz", "barcodes.tsv.gz", "features.tsv.gz")
+    )
 
 
 def test_solo_summary_keeps_text_values(tmp_path):
     (tmp_path / "Summary.csv").write_text(
         "Number of Reads,2111\nReads Mapped to GeneFull: Unique+Multiple GeneFull,NoMulti\n"
-        "Estimated Number of Cells,1592\n")
+        "Estimated Number of Cells,1592\n"
+    )
     summary = reads.read_solo_summary(tmp_path / "Summary.csv")
     assert summary["Estimated Number of Cells"] == 1592
     assert summary["Reads Mapped to GeneFull: Unique+Multiple GeneFull"] == "NoMulti"
 
 
 def test_multiqc_custom_content_survives_quotes():
-    text = reads.custom_content(pd.DataFrame({"sample": ["A"], "x": [1]}), "id1",
-                                "It's a 'name'", "the transcript's strand: yes")
-    header = yaml.safe_load("\n".join(line[2:] for line in text.splitlines()
-                                      if line.startswith("# ")))
-    assert header == {"id": "id1", "section_name": "It's a 'name'",
-                      "description": "the transcript's strand: yes", "plot_type": "table"}
+    text = reads.custom_content(
+        pd.DataFrame({"sample": ["A"], "x": [1]}),
+        "id1",
+        "It's a 'name'",
+        "the transcript's strand: yes",
+    )
+    header = yaml.safe_load(
+        "\n".join(line[2:] for line in text.splitlines() if line.startswith("# "))
+    )
+    assert header == {
+        "id": "id1",
+        "section_name": "It's a 'name'",
+        "description": "the transcript's strand: yes",
+        "plot_type": "table",
+    }
     assert text.splitlines()[-2:] == ["sample\tx", "A\t1"]
 
 
@@ -556,8 +629,9 @@ def test_multiqc_custom_content_survives_quotes():
 
 @pytest.fixture(scope="module")
 def small_reference():
-    genes = _demo_reference.gene_universe({"M": ["Tiam1", "Rac1"]},
-                                          {"Oligo": ["Mog", "Plp1"], "Astro": ["Aqp4"]})
+    genes = _demo_reference.gene_universe(
+        {"M": ["Tiam1", "Rac1"]}, {"Oligo": ["Mog", "Plp1"], "Astro": ["Aqp4"]}
+    )
     return genes, _demo_reference.build_reference(genes, seed=3)
 
 
@@ -567,13 +641,13 @@ def test_demo_reference_genes_have_spliced_transcripts(small_reference):
     for gene_id, g in ref.genes.iterrows():
         pre = g["premrna"].tobytes().decode()
         for a, b in g["introns"]:
-            assert pre[a:a + 2] == "GT" and pre[b - 2:b] == "AG"
+            assert pre[a : a + 2] == "GT" and pre[b - 2 : b] == "AG"
         chrom = ref.genome[g["chrom"]]
-        span = chrom[g["start"] - 1:g["end"]]
+        span = chrom[g["start"] - 1 : g["end"]]
         sense = span if g["strand"] == "+" else _demo_reference.revcomp(span)
         assert sense.tobytes() == g["premrna"].tobytes()
         for _, t in ref.transcripts[ref.transcripts["gene_id"] == gene_id].iterrows():
-            exons = [chrom[a - 1:b] for a, b in t["exons"]]
+            exons = [chrom[a - 1 : b] for a, b in t["exons"]]
             spliced = np.concatenate(exons)
             if g["strand"] == "-":
                 spliced = _demo_reference.revcomp(spliced)
@@ -593,8 +667,9 @@ def test_demo_bulk_reads_are_reverse_stranded_pairs(small_reference):
         read1, read2 = a.tobytes().decode(), b.tobytes().decode()
         # The insert: a start of read 2 on a transcript's strand, the adapter after it (the
         # longest such start; an insert may end in the adapter's first bases by chance).
-        k = max(k for k in range(76)
-                if read2[:k] in transcripts and read2[k:] == adapter2[: 75 - k])
+        k = max(
+            k for k in range(76) if read2[:k] in transcripts and read2[k:] == adapter2[: 75 - k]
+        )
         insert1 = _demo_reference.revcomp(a[:k]).tobytes().decode()
         assert insert1 in transcripts  # read 1: the opposite strand (dUTP)
         assert read1[k:] == adapter1[: 75 - k]
@@ -606,20 +681,33 @@ def test_demo_10x_reads_carry_barcode_umi_and_intronic_cdna(small_reference):
     genes, ref = small_reference
     barcodes = _demo_reads.whitelist(50, seed=1)
     assert len(set(barcodes)) == 50 and {len(b) for b in barcodes} == {16}
-    profiles = _demo_reads.cell_type_profiles(genes, {"Oligo": ["Mog", "Plp1"]},
-                                              {"Oligo": "Non-neuronal"}, seed=1)
+    profiles = _demo_reads.cell_type_profiles(
+        genes, {"Oligo": ["Mog", "Plp1"]}, {"Oligo": "Non-neuronal"}, seed=1
+    )
     rng = np.random.default_rng(2)
     molecules, truth = _demo_reads.nuclei_molecules(
-        ref, profiles, {"Oligo": 1.0}, "sham", np.zeros(len(genes), bool), [], 5, 200, 10,
-        barcodes, rng)
+        ref,
+        profiles,
+        {"Oligo": 1.0},
+        "sham",
+        np.zeros(len(genes), bool),
+        [],
+        5,
+        200,
+        10,
+        barcodes,
+        rng,
+    )
     assert truth["cell_type"].value_counts().to_dict() == {"empty": 10, "Oligo": 5}
     assert truth["umis"].sum() == len(molecules)
     assert molecules["intronic"].mean() == pytest.approx(_demo_reads.INTRONIC_FRACTION, abs=0.08)
     r1, r2 = _demo_reads.tenx_reads(ref, molecules, barcodes, rng)
     assert r1.shape[1] == 28 and r2.shape[1] == 90 and len(r1) >= len(molecules)
     introns = "".join(
-        g["premrna"].tobytes().decode()[a:b] + "|" for _, g in ref.genes.iterrows()
-        for a, b in g["introns"])
+        g["premrna"].tobytes().decode()[a:b] + "|"
+        for _, g in ref.genes.iterrows()
+        for a, b in g["introns"]
+    )
     in_intron = np.mean([r.tobytes().decode() in introns for r in r2[:300]])
     assert in_intron == pytest.approx(molecules["intronic"].mean(), abs=0.12)
 
@@ -627,41 +715,60 @@ def test_demo_10x_reads_carry_barcode_umi_and_intronic_cdna(small_reference):
 def test_write_demo_is_seeded(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "config/demo").mkdir(parents=True)
-    for name in ("reads_bulk_samples.tsv", "reads_snrna_samples.tsv", "reads_bulk_units.tsv",
-                 "reads_snrna_units.tsv"):
-        (tmp_path / "config/demo" / name).write_text(
-            (REPO / "config/demo" / name).read_text())
+    for name in (
+        "reads_bulk_samples.tsv",
+        "reads_snrna_samples.tsv",
+        "reads_bulk_units.tsv",
+        "reads_snrna_units.tsv",
+    ):
+        (tmp_path / "config/demo" / name).write_text((REPO / "config/demo" / name).read_text())
     files = reads.demo_outputs("resources/demo/reads", "config/demo")
-    assert len(files.fastq) == 20 and all(f.startswith("resources/demo/reads/") for f in
-                                         files.fastq)
-    modules = {k: v for k, v in io.read_gmt(REPO / "config/genesets/tiam1_rac1.gmt").items()
-               if k != "TIAM1_RAC1_CORE_ABC"}
+    assert len(files.fastq) == 20 and all(
+        f.startswith("resources/demo/reads/") for f in files.fastq
+    )
+    modules = {
+        k: v
+        for k, v in io.read_gmt(REPO / "config/genesets/tiam1_rac1.gmt").items()
+        if k != "TIAM1_RAC1_CORE_ABC"
+    }
     markers = io.read_markers(REPO / "config/markers/acc_markers.tsv")
-    settings = reads.DemoSettings(fragments=2000, nuclei=20, umis=100, empty_droplets=30,
-                                  whitelist_size=200, seed=5)
+    settings = reads.DemoSettings(
+        fragments=2000, nuclei=20, umis=100, empty_droplets=30, whitelist_size=200, seed=5
+    )
     outputs = {**files.reference, **files.truth}
 
     def run():
-        reads.write_demo(outputs, modules, markers, reads.DEMO_CELL_TYPES,
-                         io.read_sample_sheet(files.sheets["bulk_samples"]),
-                         reads.read_units(files.sheets["bulk_units"], "bulk").table,
-                         io.read_sample_sheet(files.sheets["snrna_samples"]),
-                         reads.read_units(files.sheets["snrna_units"], "10x").table, settings)
-        return {f: gzip.open(f).read() if f.endswith(".gz") else Path(f).read_bytes()
-                for f in files.all}
+        reads.write_demo(
+            outputs,
+            modules,
+            markers,
+            reads.DEMO_CELL_TYPES,
+            io.read_sample_sheet(files.sheets["bulk_samples"]),
+            reads.read_units(files.sheets["bulk_units"], "bulk").table,
+            io.read_sample_sheet(files.sheets["snrna_samples"]),
+            reads.read_units(files.sheets["snrna_units"], "10x").table,
+            settings,
+        )
+        return {
+            f: gzip.open(f).read() if f.endswith(".gz") else Path(f).read_bytes() for f in files.all
+        }
 
     first = run()
     assert run() == first
     truth = pd.read_csv(files.truth["truth_bulk"], sep="\t")
-    pairs = sum(len(gzip.open(f, "rt").read().splitlines()) // 4 for f in files.fastq
-                if "/bulk/" in f and "_R1" in f)
+    pairs = sum(
+        len(gzip.open(f, "rt").read().splitlines()) // 4
+        for f in files.fastq
+        if "/bulk/" in f and "_R1" in f
+    )
     assert pairs == truth.drop(columns=["gene_id", "gene"]).to_numpy().sum()
     nuclei = pd.read_csv(files.truth["truth_nuclei"], sep="\t")
     assert set(nuclei["sample"]) == {"RS1", "RS2", "RS3", "RS4"}
     for name in ("genome", "gtf", "transcriptome"):
         assert files.reference[name].endswith(".gz")
-    check = reads.check_reference(files.reference["gtf"], files.reference["transcriptome"],
-                                  files.reference["genome"])
+    check = reads.check_reference(
+        files.reference["gtf"], files.reference["transcriptome"], files.reference["genome"]
+    )
     assert check.summary["length_differs_from_gtf"] == 0
 
 
@@ -669,14 +776,21 @@ def test_write_demo_is_seeded(tmp_path, monkeypatch):
 
 
 def test_tool_environments_are_pinned_to_the_debian_versions():
-    expected = {"salmon": "salmon=1.10.1", "star": "star=2.7.10b", "subread": "subread=2.0.3",
-                "fastp": "fastp=0.23.2"}
+    expected = {
+        "salmon": "salmon=1.10.1",
+        "star": "star=2.7.10b",
+        "subread": "subread=2.0.3",
+        "fastp": "fastp=0.23.2",
+    }
     for name, pin in expected.items():
         env = yaml.safe_load((REPO / f"workflow/envs/{name}.yaml").read_text())
         assert env["dependencies"] == [pin], name
         assert "nodefaults" in env["channels"] and "bioconda" in env["channels"]
-    pip = next(d["pip"] for d in yaml.safe_load(
-        (REPO / "workflow/envs/analysis.yaml").read_text())["dependencies"] if isinstance(d, dict))
+    pip = next(
+        d["pip"]
+        for d in yaml.safe_load((REPO / "workflow/envs/analysis.yaml").read_text())["dependencies"]
+        if isinstance(d, dict)
+    )
     assert "multiqc==1.28" in pip
     assert "multiqc==1.28" in (REPO / "constraints.txt").read_text().splitlines()
 
@@ -686,6 +800,13 @@ def test_every_reads_rule_logs_benchmarks_and_declares_resources():
     rules = re.findall(r"^rule (\w+):\n(.*?)(?=^rule |^ruleorder|\Z)", text, re.S | re.M)
     assert len(rules) >= 18
     for name, body in rules:
-        for key in ("log:", "benchmark:", "threads:", "resources:", "conda:", "mem_mb=",
-                    "runtime="):
+        for key in (
+            "log:",
+            "benchmark:",
+            "threads:",
+            "resources:",
+            "conda:",
+            "mem_mb=",
+            "runtime=",
+        ):
             assert f"    {key}" in body or f"        {key}" in body, (name, key)

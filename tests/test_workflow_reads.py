@@ -41,8 +41,9 @@ TARGETS = [
 def small_reads_config() -> dict:
     """The reads demo, smaller: fewer fragments, nuclei and empty droplets."""
     config = yaml.safe_load((REPO / "config" / "demo_reads.yaml").read_text())
-    config["demo"].update(reads_fragments=20000, reads_nuclei=120, reads_umis=600,
-                          reads_empty_droplets=1500)
+    config["demo"].update(
+        reads_fragments=20000, reads_nuclei=120, reads_umis=600, reads_empty_droplets=1500
+    )
     config["snrna"]["cell_filter"] = "EmptyDrops_CR 120 0.99 10 300 1500 100 0.01 20000 0.01 10000"
     return config
 
@@ -93,8 +94,11 @@ def test_strandedness_is_inferred_as_reverse(reads_run):
 
 @needs_tools
 def test_multiqc_shows_every_sample_and_tool(reads_run):
-    stats = read(reads_run, "results/reads/multiqc/multiqc_report_data/"
-                            "multiqc_general_stats.txt", index_col=0)
+    stats = read(
+        reads_run,
+        "results/reads/multiqc/multiqc_report_data/multiqc_general_stats.txt",
+        index_col=0,
+    )
     for s in BULK + SNRNA:
         assert s in stats.index, s
     assert {"RB1.L1", "RB1.L2"} <= set(stats.index)  # fastp, per lane
@@ -112,16 +116,18 @@ def test_starsolo_calls_the_planted_nuclei_and_counts_introns(reads_run):
     planted = nuclei.groupby("sample").size()
     for s in SNRNA:
         assert abs(calls.loc[s, "nuclei"] - planted[s]) <= 0.1 * planted[s], (s, planted[s])
-        called = set(gzip.open(reads_run / f"results/reads/snrna/{s}/filtered/barcodes.tsv.gz",
-                               "rt").read().split())
+        called = set(
+            gzip.open(reads_run / f"results/reads/snrna/{s}/filtered/barcodes.tsv.gz", "rt")
+            .read()
+            .split()
+        )
         real = set(nuclei.loc[nuclei["sample"] == s, "barcode"])
         assert len(called & real) >= 0.95 * len(real)
         assert len(called - real) <= 0.05 * len(real)
     # GeneFull counts intronic molecules: the exon-only share is as planted.
     share = nuclei.groupby("sample")[["intronic_umis", "umis"]].sum()
     planted_fraction = share["intronic_umis"] / share["umis"]
-    assert np.allclose(calls.loc[SNRNA, "intronic_fraction"], planted_fraction[SNRNA],
-                       atol=0.03)
+    assert np.allclose(calls.loc[SNRNA, "intronic_fraction"], planted_fraction[SNRNA], atol=0.03)
     assert (calls["intronic_fraction"] > 0.3).all()
 
 
@@ -143,8 +149,13 @@ def test_star_featurecounts_match_planted_and_a_direct_featurecounts_run(reads_r
     config = small_reads_config()
     config["bulk"]["quantifier"] = "star"
     star_cfg = write_config(wf / "star.yaml", config)
-    snakemake(wf, "results/reads/bulk/gene_counts.tsv",
-              "results/reads/multiqc/multiqc_report.html", "--configfile", str(star_cfg))
+    snakemake(
+        wf,
+        "results/reads/bulk/gene_counts.tsv",
+        "results/reads/multiqc/multiqc_report.html",
+        "--configfile",
+        str(star_cfg),
+    )
     counts = read(wf, "results/reads/bulk/gene_counts.tsv", index_col=0)
     rho = spearman_per_sample(wf, counts)
     assert min(rho.values()) > 0.95, rho
@@ -152,12 +163,26 @@ def test_star_featurecounts_match_planted_and_a_direct_featurecounts_run(reads_r
     table = read(wf, "results/reads/bulk/strandedness.tsv")
     assert table["source"].unique().tolist() == ["STAR ReadsPerGene"]
     assert table["used"].tolist() == ["reverse"] * 4
-    bams = [str(wf / f"results/reads/bulk/star/{s}.Aligned.sortedByCoord.out.bam")
-            for s in BULK]
+    bams = [str(wf / f"results/reads/bulk/star/{s}.Aligned.sortedByCoord.out.bam") for s in BULK]
     out = wf / "direct_fc.tsv"
-    subprocess.run(["featureCounts", "-p", "--countReadPairs", "-s", "2", "-T", "2", "-a",
-                    str(wf / "resources/demo/reads/genes.gtf.gz"), "-o", str(out), *bams],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "featureCounts",
+            "-p",
+            "--countReadPairs",
+            "-s",
+            "2",
+            "-T",
+            "2",
+            "-a",
+            str(wf / "resources/demo/reads/genes.gtf.gz"),
+            "-o",
+            str(out),
+            *bams,
+        ],
+        check=True,
+        capture_output=True,
+    )
     direct = pd.read_csv(out, sep="\t", comment="#", index_col=0).iloc[:, 5:]
     direct.columns = BULK
     assert (direct.loc[counts.index] == counts[BULK]).all().all()
@@ -172,18 +197,31 @@ def demo_files(tmp_path_factory):
     data = tmp_path_factory.mktemp("tiny_demo") / "data"
     units = reads.read_units(str(REPO / "config/demo/reads_bulk_units.tsv"), "bulk").table
     units[["fq1", "fq2"]] = units[["fq1", "fq2"]].map(lambda p: str(data / Path(p).name))
-    names = {"genome": "genome.fa.gz", "gtf": "genes.gtf.gz",
-             "transcriptome": "transcripts.fa.gz", "whitelist": "whitelist.txt",
-             "truth_genes": "truth_genes.tsv", "truth_bulk": "truth_bulk.tsv",
-             "truth_nuclei": "truth_nuclei.tsv"}
-    modules = {k: v for k, v in io.read_gmt(REPO / "config/genesets/tiam1_rac1.gmt").items()
-               if k != "TIAM1_RAC1_CORE_ABC"}
-    reads.write_demo({k: str(data / v) for k, v in names.items()}, modules,
-                     io.read_markers(REPO / "config/markers/acc_markers.tsv"),
-                     reads.DEMO_CELL_TYPES,
-                     io.read_sample_sheet(REPO / "config/demo/reads_bulk_samples.tsv"),
-                     units, None, None,
-                     reads.DemoSettings(fragments=3000, whitelist_size=100, seed=3))
+    names = {
+        "genome": "genome.fa.gz",
+        "gtf": "genes.gtf.gz",
+        "transcriptome": "transcripts.fa.gz",
+        "whitelist": "whitelist.txt",
+        "truth_genes": "truth_genes.tsv",
+        "truth_bulk": "truth_bulk.tsv",
+        "truth_nuclei": "truth_nuclei.tsv",
+    }
+    modules = {
+        k: v
+        for k, v in io.read_gmt(REPO / "config/genesets/tiam1_rac1.gmt").items()
+        if k != "TIAM1_RAC1_CORE_ABC"
+    }
+    reads.write_demo(
+        {k: str(data / v) for k, v in names.items()},
+        modules,
+        io.read_markers(REPO / "config/markers/acc_markers.tsv"),
+        reads.DEMO_CELL_TYPES,
+        io.read_sample_sheet(REPO / "config/demo/reads_bulk_samples.tsv"),
+        units,
+        None,
+        None,
+        reads.DemoSettings(fragments=3000, whitelist_size=100, seed=3),
+    )
     return data, units
 
 
@@ -196,15 +234,22 @@ def bad_config(wf, data, units):
     config = small_reads_config()
     config.pop("snrna")
     config["bulk"].update(units="data/units.tsv", samples="data/samples.tsv")
-    config["reference"].update(genome="data/genome.fa.gz", gtf="data/genes.gtf.gz",
-                               transcriptome="data/transcripts.fa.gz")
+    config["reference"].update(
+        genome="data/genome.fa.gz", gtf="data/genes.gtf.gz", transcriptome="data/transcripts.fa.gz"
+    )
     return config
 
 
 def run_expect_failure(wf, config, dry=False):
     cfg = write_config(wf / "bad.yaml", config)
-    proc = snakemake(wf, "results/reads/index/salmon", "--configfile", str(cfg),
-                     *(["-n"] if dry else []), check=False)
+    proc = snakemake(
+        wf,
+        "results/reads/index/salmon",
+        "--configfile",
+        str(cfg),
+        *(["-n"] if dry else []),
+        check=False,
+    )
     assert proc.returncode != 0, proc.stdout[-3000:]
     assert not (wf / "results/reads/index/salmon").exists()
     return proc.stdout
@@ -233,8 +278,9 @@ def test_mates_of_different_lengths_stop_before_any_index(workflow_copy, demo_fi
 
 def test_units_sheet_naming_an_unknown_sample(workflow_copy, demo_files):
     data, units = demo_files
-    config = bad_config(workflow_copy, data, units.assign(
-        sample=units["sample"].replace({"RB4": "RB9"})))
+    config = bad_config(
+        workflow_copy, data, units.assign(sample=units["sample"].replace({"RB4": "RB9"}))
+    )
     out = run_expect_failure(workflow_copy, config, dry=True)
     assert "Invalid input" in out and "RB9" in out and "units.tsv" in out
 

@@ -1,5 +1,7 @@
-"""Reads-to-counts front end: bulk FASTQ -> fastp -> salmon or STAR + featureCounts -> gene
-counts; 10x FASTQ -> STARsolo (GeneFull, EmptyDrops_CR) -> filtered and raw matrices.
+"""Reads-to-counts front end: FASTQ to the counts the bulk and snRNA branches read.
+
+Bulk FASTQ -> fastp -> salmon or STAR + featureCounts -> gene counts; 10x FASTQ ->
+STARsolo (GeneFull, EmptyDrops_CR) -> filtered and raw matrices.
 
 The tools run in Snakemake rules (``workflow/rules/reads.smk``); this package holds what
 is checked and computed around them, importable and testable without Snakemake:

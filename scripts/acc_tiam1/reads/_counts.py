@@ -20,7 +20,7 @@ SALMON_COUNTS = ("lengthScaledTPM", "sum")
 
 
 def read_salmon_quant(path: str | Path) -> pd.DataFrame:
-    """salmon's ``quant.sf``: index transcript, columns ``EffectiveLength, TPM, NumReads``."""
+    """Read salmon's ``quant.sf``: index transcript, ``EffectiveLength, TPM, NumReads``."""
     table = pd.read_csv(path, sep="\t", index_col=0)
     wanted = ["EffectiveLength", "TPM", "NumReads"]
     if not set(wanted) <= set(table.columns):
@@ -28,8 +28,11 @@ def read_salmon_quant(path: str | Path) -> pd.DataFrame:
     return table[wanted]
 
 
-def summarize_to_gene(quants: Mapping[str, pd.DataFrame], tx2gene: pd.DataFrame,
-                      counts_from_abundance: str = "lengthScaledTPM") -> pd.DataFrame:
+def summarize_to_gene(
+    quants: Mapping[str, pd.DataFrame],
+    tx2gene: pd.DataFrame,
+    counts_from_abundance: str = "lengthScaledTPM",
+) -> pd.DataFrame:
     """Gene-level counts from salmon's transcript estimates, as R's ``tximport``.
 
     With ``"sum"`` the counts are the summed transcript counts (tximport's ``"no"``). With
@@ -62,8 +65,9 @@ def summarize_to_gene(quants: Mapping[str, pd.DataFrame], tx2gene: pd.DataFrame,
     tx = quants[samples[0]].index
     for s in samples[1:]:
         if not quants[s].index.equals(tx):
-            raise InputError(f"sample '{s}' was quantified against other transcripts than "
-                             f"'{samples[0]}'.")
+            raise InputError(
+                f"sample '{s}' was quantified against other transcripts than '{samples[0]}'."
+            )
     keep = tx.isin(list(gene_of))
     if not keep.any():
         raise InputError("no transcript of salmon's output is in the transcript-to-gene map.")
@@ -71,11 +75,15 @@ def summarize_to_gene(quants: Mapping[str, pd.DataFrame], tx2gene: pd.DataFrame,
     genes = pd.Index([gene_of[t] for t in tx], name="gene_id")
 
     def matrix(column):
-        return pd.DataFrame({s: quants[s].loc[tx, column].to_numpy(float) for s in samples},
-                            index=tx)
+        return pd.DataFrame(
+            {s: quants[s].loc[tx, column].to_numpy(float) for s in samples}, index=tx
+        )
 
-    abundance_tx, counts_tx, length_tx = matrix("TPM"), matrix("NumReads"), matrix(
-        "EffectiveLength")
+    abundance_tx, counts_tx, length_tx = (
+        matrix("TPM"),
+        matrix("NumReads"),
+        matrix("EffectiveLength"),
+    )
     abundance = abundance_tx.groupby(genes.to_numpy(), sort=False).sum()
     counts = counts_tx.groupby(genes.to_numpy(), sort=False).sum()
     if counts_from_abundance == "sum":
@@ -105,14 +113,17 @@ def _replace_missing_length(length: pd.DataFrame, plain: pd.Series) -> pd.DataFr
 def read_featurecounts(path: str | Path) -> pd.Series:
     """The counts column of a one-sample featureCounts table, indexed by gene id."""
     table = pd.read_csv(path, sep="\t", comment="#", index_col=0)
-    if list(table.columns[:5]) != ["Chr", "Start", "End", "Strand", "Length"] or \
-            len(table.columns) != 6:
+    if (
+        list(table.columns[:5]) != ["Chr", "Start", "End", "Strand", "Length"]
+        or len(table.columns) != 6
+    ):
         raise InputError("not a one-sample featureCounts table.", path)
     return table.iloc[:, 5].rename_axis("gene_id")
 
 
-def count_matrix(columns: Mapping[str, pd.Series], genes: pd.DataFrame,
-                 samples: Sequence[str]) -> pd.DataFrame:
+def count_matrix(
+    columns: Mapping[str, pd.Series], genes: pd.DataFrame, samples: Sequence[str]
+) -> pd.DataFrame:
     """The matrix the bulk branch reads: ``gene_id, gene, <samples>`` with integer counts.
 
     Parameters
@@ -135,6 +146,7 @@ def count_matrix(columns: Mapping[str, pd.Series], genes: pd.DataFrame,
         table[s] = np.rint(values).astype(np.int64)
     unknown = set().union(*(set(columns[s].index) for s in samples)) - set(ids)
     if unknown:
-        raise InputError(f"{len(unknown)} counted gene id(s) are not in the GTF, e.g. "
-                         f"{sorted(unknown)[0]}.")
+        raise InputError(
+            f"{len(unknown)} counted gene id(s) are not in the GTF, e.g. {sorted(unknown)[0]}."
+        )
     return table

@@ -19,8 +19,7 @@ from ._demo_reference import build_reference, gene_universe, write_reference
 log = logging.getLogger(__name__)
 
 #: Cell types of the demo nuclei and their shares; pain acts in L2/3 IT.
-DEMO_CELL_TYPES = {"L2/3 IT": 0.3, "L5 ET": 0.15, "Oligo": 0.3, "Astro": 0.15,
-                   "Microglia": 0.1}
+DEMO_CELL_TYPES = {"L2/3 IT": 0.3, "L5 ET": 0.15, "Oligo": 0.3, "Astro": 0.15, "Microglia": 0.1}
 
 
 @dataclass
@@ -80,9 +79,11 @@ class DemoFiles:
 
 
 def demo_outputs(folder: str, sheets_folder: str) -> DemoFiles:
-    """The files of the reads demo: fixed reference and truth names under ``folder``, and
-    the FASTQ named in the demo units sheets (``reads_{bulk,snrna}_units.tsv`` under
-    ``sheets_folder``), which must lie under ``folder`` too.
+    """The files of the reads demo.
+
+    Fixed reference and truth names under ``folder``, and the FASTQ named in the demo
+    units sheets (``reads_{bulk,snrna}_units.tsv`` under ``sheets_folder``), which must
+    lie under ``folder`` too.
 
     Raises
     ------
@@ -91,14 +92,22 @@ def demo_outputs(folder: str, sheets_folder: str) -> DemoFiles:
     """
     from ._inputs import read_units
 
-    sheets = {f"{b}_{k}": f"{sheets_folder}/reads_{b}_{k}.tsv"
-              for b in ("bulk", "snrna") for k in ("samples", "units")}
-    reference = {"genome": f"{folder}/genome.fa.gz", "gtf": f"{folder}/genes.gtf.gz",
-                 "transcriptome": f"{folder}/transcripts.fa.gz",
-                 "whitelist": f"{folder}/whitelist.txt"}
-    truth = {"truth_genes": f"{folder}/truth_genes.tsv",
-             "truth_bulk": f"{folder}/truth_bulk_counts.tsv",
-             "truth_nuclei": f"{folder}/truth_nuclei.tsv"}
+    sheets = {
+        f"{b}_{k}": f"{sheets_folder}/reads_{b}_{k}.tsv"
+        for b in ("bulk", "snrna")
+        for k in ("samples", "units")
+    }
+    reference = {
+        "genome": f"{folder}/genome.fa.gz",
+        "gtf": f"{folder}/genes.gtf.gz",
+        "transcriptome": f"{folder}/transcripts.fa.gz",
+        "whitelist": f"{folder}/whitelist.txt",
+    }
+    truth = {
+        "truth_genes": f"{folder}/truth_genes.tsv",
+        "truth_bulk": f"{folder}/truth_bulk_counts.tsv",
+        "truth_nuclei": f"{folder}/truth_nuclei.tsv",
+    }
     fastq = []
     for branch, kind in (("bulk", "bulk"), ("snrna", "10x")):
         path = sheets[f"{branch}_units"]
@@ -118,22 +127,33 @@ def _split_units(n: int, units: pd.DataFrame, rng) -> list[np.ndarray]:
     return [np.flatnonzero(which == k) for k in range(len(units))]
 
 
-def _write_units(sample: str, units: pd.DataFrame, r1: np.ndarray, r2: np.ndarray,
-                 rng) -> None:
+def _write_units(sample: str, units: pd.DataFrame, r1: np.ndarray, r2: np.ndarray, rng) -> None:
     names = np.array([f"DEMO:{sample}:{i:09d}" for i in range(len(r1))])
     for k, idx in enumerate(_split_units(len(r1), units, rng)):
         row = units.iloc[k]
         sim.write_fastq(sim.fastq_bytes(names[idx], r1[idx], 1, rng), row["fq1"])
         sim.write_fastq(sim.fastq_bytes(names[idx], r2[idx], 2, rng), row["fq2"])
-        log.info("%s unit %s: %d read pairs -> %s, %s", sample, row["unit"], len(idx),
-                 row["fq1"], row["fq2"])
+        log.info(
+            "%s unit %s: %d read pairs -> %s, %s",
+            sample,
+            row["unit"],
+            len(idx),
+            row["fq1"],
+            row["fq2"],
+        )
 
 
-def write_demo(outputs: Mapping[str, str], modules: Mapping[str, Sequence[str]],
-               markers: pd.DataFrame, cell_types: Mapping[str, float],
-               bulk_samples: pd.DataFrame | None, bulk_units: pd.DataFrame | None,
-               snrna_samples: pd.DataFrame | None, snrna_units: pd.DataFrame | None,
-               settings: DemoSettings) -> None:
+def write_demo(
+    outputs: Mapping[str, str],
+    modules: Mapping[str, Sequence[str]],
+    markers: pd.DataFrame,
+    cell_types: Mapping[str, float],
+    bulk_samples: pd.DataFrame | None,
+    bulk_units: pd.DataFrame | None,
+    snrna_samples: pd.DataFrame | None,
+    snrna_units: pd.DataFrame | None,
+    settings: DemoSettings,
+) -> None:
     """Simulate and write the reads demo.
 
     Parameters
@@ -160,11 +180,17 @@ def write_demo(outputs: Mapping[str, str], modules: Mapping[str, Sequence[str]],
     ref = build_reference(genes, settings.seed)
     write_reference(ref, outputs["genome"], outputs["gtf"], outputs["transcriptome"])
     pain = sim.pain_genes(genes, list(modules))
-    truth_genes = genes.assign(pain_log2fc=np.where(pain, sim.PAIN_LOG2FC, 0.0),
-                               has_intron=[len(i) > 0 for i in ref.genes["introns"]])
+    truth_genes = genes.assign(
+        pain_log2fc=np.where(pain, sim.PAIN_LOG2FC, 0.0),
+        has_intron=[len(i) > 0 for i in ref.genes["introns"]],
+    )
     write_tsv(truth_genes, outputs["truth_genes"])
-    log.info("reference: %d genes, %d transcripts, %d bp", len(genes), len(ref.transcripts),
-             sum(len(s) for s in ref.genome.values()))
+    log.info(
+        "reference: %d genes, %d transcripts, %d bp",
+        len(genes),
+        len(ref.transcripts),
+        sum(len(s) for s in ref.genome.values()),
+    )
     barcodes = sim.whitelist(settings.whitelist_size, settings.seed)
     write_text("".join(f"{b}\n" for b in barcodes), outputs["whitelist"])
     if bulk_samples is not None:
@@ -173,24 +199,45 @@ def write_demo(outputs: Mapping[str, str], modules: Mapping[str, Sequence[str]],
             rng = np.random.default_rng([settings.seed, 14, 5, i])
             r1, r2 = sim.bulk_reads(ref, counts[sample], rng)
             _write_units(sample, bulk_units[bulk_units["sample"] == sample], r1, r2, rng)
-        write_tsv(counts.reset_index().assign(gene=genes["gene"].to_numpy())
-                  [["gene_id", "gene", *bulk_samples.index]], outputs["truth_bulk"], index=False)
+        write_tsv(
+            counts.reset_index().assign(gene=genes["gene"].to_numpy())[
+                ["gene_id", "gene", *bulk_samples.index]
+            ],
+            outputs["truth_bulk"],
+            index=False,
+        )
     truths = []
     if snrna_samples is not None:
-        profiles = sim.cell_type_profiles(genes, marker_genes,
-                                          {t: table.loc[t, "class"] for t in cell_types},
-                                          settings.seed)
+        profiles = sim.cell_type_profiles(
+            genes, marker_genes, {t: table.loc[t, "class"] for t in cell_types}, settings.seed
+        )
         for i, (sample, row) in enumerate(snrna_samples.iterrows()):
             rng = np.random.default_rng([settings.seed, 14, 6, i])
             n = round(settings.nuclei * rng.uniform(0.9, 1.1))
             molecules, truth = sim.nuclei_molecules(
-                ref, profiles, cell_types, row["condition"], pain, ["L2/3 IT"], n,
-                settings.umis, settings.empty_droplets, barcodes, rng)
+                ref,
+                profiles,
+                cell_types,
+                row["condition"],
+                pain,
+                ["L2/3 IT"],
+                n,
+                settings.umis,
+                settings.empty_droplets,
+                barcodes,
+                rng,
+            )
             r1, r2 = sim.tenx_reads(ref, molecules, barcodes, rng)
             _write_units(sample, snrna_units[snrna_units["sample"] == sample], r1, r2, rng)
             truths.append(truth.assign(sample=sample))
-            log.info("%s: %d nuclei, %d empty droplets, %d molecules, %d read pairs", sample,
-                     n, settings.empty_droplets, len(molecules), len(r1))
+            log.info(
+                "%s: %d nuclei, %d empty droplets, %d molecules, %d read pairs",
+                sample,
+                n,
+                settings.empty_droplets,
+                len(molecules),
+                len(r1),
+            )
     columns = ["sample", "barcode", "cell_type", "umis", "intronic_umis"]
     nuclei = pd.concat(truths)[columns] if truths else pd.DataFrame(columns=columns)
     write_tsv(nuclei, outputs["truth_nuclei"], index=False)

@@ -41,8 +41,9 @@ def pain_genes(genes: pd.DataFrame, modules: Sequence[str]) -> np.ndarray:
     return genes["group"].isin(list(modules)).to_numpy()
 
 
-def bulk_counts(genes: pd.DataFrame, samples: pd.DataFrame, fragments: int,
-                pain: np.ndarray, seed: int) -> pd.DataFrame:
+def bulk_counts(
+    genes: pd.DataFrame, samples: pd.DataFrame, fragments: int, pain: np.ndarray, seed: int
+) -> pd.DataFrame:
     """Planted fragments per gene and sample (negative binomial, dispersion 0.05).
 
     Parameters
@@ -67,7 +68,7 @@ def bulk_counts(genes: pd.DataFrame, samples: pd.DataFrame, fragments: int,
     for sample, row in samples.iterrows():
         mu = base * np.exp(rng.normal(0.0, 0.15))
         if row["condition"] == "pain":
-            mu = np.where(pain, mu * 2 ** PAIN_LOG2FC, mu)
+            mu = np.where(pain, mu * 2**PAIN_LOG2FC, mu)
         n = 1 / 0.05
         out[sample] = rng.negative_binomial(n, n / (n + mu))
     return pd.DataFrame(out, index=genes.index)
@@ -89,8 +90,9 @@ def _errors(reads: np.ndarray, quals: np.ndarray, rng, rate: float) -> None:
     quals[hit] = _LOW_QUAL
 
 
-def _with_adapter(seq_idx: np.ndarray, valid: np.ndarray, buffer: np.ndarray,
-                  adapter: bytes, complement: bool) -> np.ndarray:
+def _with_adapter(
+    seq_idx: np.ndarray, valid: np.ndarray, buffer: np.ndarray, adapter: bytes, complement: bool
+) -> np.ndarray:
     reads = buffer[np.clip(seq_idx, 0, len(buffer) - 1)]
     if complement:
         reads = COMPLEMENT[reads]
@@ -141,13 +143,13 @@ def bulk_reads(ref: DemoReference, counts: pd.Series, rng) -> tuple[np.ndarray, 
     j = np.arange(READ_LENGTH)[None, :]
     valid = j < frag[:, None]
     r2 = _with_adapter(start[:, None] + j, valid, buffer, ADAPTER_R2, complement=False)
-    r1 = _with_adapter((start + frag - 1)[:, None] - j, valid, buffer, ADAPTER_R1,
-                       complement=True)
+    r1 = _with_adapter((start + frag - 1)[:, None] - j, valid, buffer, ADAPTER_R1, complement=True)
     return r1, r2
 
 
-def cell_type_profiles(genes: pd.DataFrame, markers: Mapping[str, Sequence[str]],
-                       classes: Mapping[str, str], seed: int) -> pd.DataFrame:
+def cell_type_profiles(
+    genes: pd.DataFrame, markers: Mapping[str, Sequence[str]], classes: Mapping[str, str], seed: int
+) -> pd.DataFrame:
     """log2 expression profiles of the cell types (rows) over genes (columns).
 
     Markers of a type are high in it and low elsewhere; class genes (``Slc17a7``,
@@ -190,10 +192,19 @@ def whitelist(n: int, seed: int) -> list[str]:
     return list(seen)[:n]
 
 
-def nuclei_molecules(ref: DemoReference, profiles: pd.DataFrame, proportions: Mapping,
-                     condition: str, pain: np.ndarray, pain_types: Sequence[str],
-                     n_nuclei: int, umi_median: float, n_empty: int, barcodes: list[str],
-                     rng) -> tuple[pd.DataFrame, pd.DataFrame]:
+def nuclei_molecules(
+    ref: DemoReference,
+    profiles: pd.DataFrame,
+    proportions: Mapping,
+    condition: str,
+    pain: np.ndarray,
+    pain_types: Sequence[str],
+    n_nuclei: int,
+    umi_median: float,
+    n_empty: int,
+    barcodes: list[str],
+    rng,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The molecules of one 10x sample: nuclei and empty droplets.
 
     Returns
@@ -228,17 +239,18 @@ def nuclei_molecules(ref: DemoReference, profiles: pd.DataFrame, proportions: Ma
         labels.append(types[kind[i]] if i < n_nuclei else "empty")
     gene = np.concatenate(genes)
     intronic = has_intron[gene] & (rng.random(len(gene)) < INTRONIC_FRACTION)
-    molecules = pd.DataFrame({"barcode": np.concatenate(droplet), "gene": gene,
-                              "intronic": intronic})
-    per = molecules.groupby("barcode").agg(umis=("gene", "size"),
-                                           intronic_umis=("intronic", "sum"))
+    molecules = pd.DataFrame(
+        {"barcode": np.concatenate(droplet), "gene": gene, "intronic": intronic}
+    )
+    per = molecules.groupby("barcode").agg(umis=("gene", "size"), intronic_umis=("intronic", "sum"))
     truth = pd.DataFrame({"barcode": [barcodes[c] for c in chosen], "cell_type": labels})
     truth = truth.join(per.rename(index=lambda c: barcodes[c]), on="barcode")
     return molecules, truth
 
 
-def tenx_reads(ref: DemoReference, molecules: pd.DataFrame, barcodes: list[str], rng,
-               umi_len: int = 12) -> tuple[np.ndarray, np.ndarray]:
+def tenx_reads(
+    ref: DemoReference, molecules: pd.DataFrame, barcodes: list[str], rng, umi_len: int = 12
+) -> tuple[np.ndarray, np.ndarray]:
     """Read 1 (barcode + UMI) and read 2 (90 bp cDNA, sense) of every molecule's reads."""
     genes = ref.genes
     first_tx = ref.transcripts.groupby("gene_id", sort=False)["sequence"].first()
@@ -256,8 +268,11 @@ def tenx_reads(ref: DemoReference, molecules: pd.DataFrame, barcodes: list[str],
     d = np.minimum(rng.exponential(120, ex.sum()).astype(int), tx_len[g[ex]] - R2_10X_LENGTH)
     start[ex] = offsets[g[ex]] + tx_len[g[ex]] - R2_10X_LENGTH - d
     # Intronic molecules: an intron of the gene (by length), a position inside it.
-    flat = [(gi, a, b - a - R2_10X_LENGTH) for gi, introns in enumerate(genes["introns"])
-            for a, b in introns]
+    flat = [
+        (gi, a, b - a - R2_10X_LENGTH)
+        for gi, introns in enumerate(genes["introns"])
+        for a, b in introns
+    ]
     i_gene = np.array([f[0] for f in flat])
     i_start = np.array([f[1] for f in flat])
     room = np.array([f[2] for f in flat], float)
@@ -282,8 +297,9 @@ def tenx_reads(ref: DemoReference, molecules: pd.DataFrame, barcodes: list[str],
     return r1, r2
 
 
-def fastq_bytes(names: Sequence[str], reads: np.ndarray, mate: int, rng,
-                error_rate: float = ERROR_RATE) -> bytes:
+def fastq_bytes(
+    names: Sequence[str], reads: np.ndarray, mate: int, rng, error_rate: float = ERROR_RATE
+) -> bytes:
     """FASTQ text of reads (fixed length), with substitution errors at ``error_rate``.
 
     Parameters
@@ -299,8 +315,9 @@ def fastq_bytes(names: Sequence[str], reads: np.ndarray, mate: int, rng,
     quals = np.full(reads.shape, _QUAL, dtype=np.uint8)
     _errors(reads, quals, rng, error_rate)
     n = len(names)
-    header = np.frombuffer("".join(f"@{x} {mate}:N:0:1\n" for x in names).encode(),
-                           np.uint8).reshape(n, -1)
+    header = np.frombuffer(
+        "".join(f"@{x} {mate}:N:0:1\n" for x in names).encode(), np.uint8
+    ).reshape(n, -1)
     nl = np.full((n, 1), 10, np.uint8)
     plus = np.tile(np.frombuffer(b"+\n", np.uint8), (n, 1))
     return np.hstack([header, reads, nl, plus, quals, nl]).tobytes()

@@ -20,12 +20,41 @@ import pandas as pd
 
 from ..io import atomic_output
 
-MITO_GENES = ("mt-Nd1", "mt-Nd2", "mt-Co1", "mt-Co2", "mt-Atp8", "mt-Atp6", "mt-Co3",
-              "mt-Nd3", "mt-Nd4l", "mt-Nd4", "mt-Nd5", "mt-Nd6", "mt-Cytb")
-HOUSEKEEPING_GENES = ("Actb", "Gapdh", "Tubb5", "Ppia", "Rplp0", "Hprt", "Tbp", "B2m",
-                      "Ywhaz", "Pgk1", "Snap25", "Syt1", "Meis2", "Pbx3")
-CLASS_GENES = {"Glutamatergic": ("Slc17a7", "Satb2", "Neurod6", "Camk2a"),
-               "GABAergic": ("Gad1", "Gad2", "Slc32a1")}
+MITO_GENES = (
+    "mt-Nd1",
+    "mt-Nd2",
+    "mt-Co1",
+    "mt-Co2",
+    "mt-Atp8",
+    "mt-Atp6",
+    "mt-Co3",
+    "mt-Nd3",
+    "mt-Nd4l",
+    "mt-Nd4",
+    "mt-Nd5",
+    "mt-Nd6",
+    "mt-Cytb",
+)
+HOUSEKEEPING_GENES = (
+    "Actb",
+    "Gapdh",
+    "Tubb5",
+    "Ppia",
+    "Rplp0",
+    "Hprt",
+    "Tbp",
+    "B2m",
+    "Ywhaz",
+    "Pgk1",
+    "Snap25",
+    "Syt1",
+    "Meis2",
+    "Pbx3",
+)
+CLASS_GENES = {
+    "Glutamatergic": ("Slc17a7", "Satb2", "Neurod6", "Camk2a"),
+    "GABAergic": ("Gad1", "Gad2", "Slc32a1"),
+}
 _BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 #: Complement of each ASCII base (index by the uint8 code).
 COMPLEMENT = np.zeros(256, dtype=np.uint8)
@@ -65,8 +94,9 @@ class DemoReference:
     transcripts: pd.DataFrame
 
 
-def gene_universe(modules: Mapping[str, Sequence[str]],
-                  markers: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+def gene_universe(
+    modules: Mapping[str, Sequence[str]], markers: Mapping[str, Sequence[str]]
+) -> pd.DataFrame:
     """Real mouse symbols of the demo and the group each comes from.
 
     Parameters
@@ -151,9 +181,19 @@ def build_reference(genes: pd.DataFrame, seed: int, n_chromosomes: int = 3) -> D
         start0 = lengths[chrom] + len(spacer)
         chroms[chrom].append(pre if strand == "+" else revcomp(pre))
         lengths[chrom] = start0 + len(pre)
-        gene_rows.append({"gene_id": gene_id, "gene": row["gene"], "group": row["group"],
-                          "chrom": chrom, "strand": strand, "start": start0 + 1,
-                          "end": start0 + len(pre), "premrna": pre, "introns": intron_pos})
+        gene_rows.append(
+            {
+                "gene_id": gene_id,
+                "gene": row["gene"],
+                "group": row["group"],
+                "chrom": chrom,
+                "strand": strand,
+                "start": start0 + 1,
+                "end": start0 + len(pre),
+                "premrna": pre,
+                "introns": intron_pos,
+            }
+        )
         # Exons in pre-mRNA coordinates (sense, 0-based half-open).
         bounds, pos = [], 0
         for i, length in enumerate(exons):
@@ -165,21 +205,32 @@ def build_reference(genes: pd.DataFrame, seed: int, n_chromosomes: int = 3) -> D
             isoforms.append([i for i in range(len(exons)) if i != skip])
         for j, keep in enumerate(isoforms, 1):
             tx_id = gene_id.replace("DEMOG", "DEMOT") + f"-{j}"
-            seq = np.concatenate([pre[bounds[i][0]:bounds[i][1]] for i in keep])
+            seq = np.concatenate([pre[bounds[i][0] : bounds[i][1]] for i in keep])
             genomic = []
             for i in keep:
                 a, b = bounds[i]
-                genomic.append((start0 + a + 1, start0 + b) if strand == "+"
-                               else (start0 + len(pre) - b + 1, start0 + len(pre) - a))
-            tx_rows.append({"transcript_id": tx_id, "gene_id": gene_id,
-                            "exons": sorted(genomic), "sequence": seq})
+                genomic.append(
+                    (start0 + a + 1, start0 + b)
+                    if strand == "+"
+                    else (start0 + len(pre) - b + 1, start0 + len(pre) - a)
+                )
+            tx_rows.append(
+                {
+                    "transcript_id": tx_id,
+                    "gene_id": gene_id,
+                    "exons": sorted(genomic),
+                    "sequence": seq,
+                }
+            )
     genome = {}
     for chrom, parts in chroms.items():
         parts.append(random_sequence(500, rng))
         genome[chrom] = np.concatenate(parts)
-    return DemoReference(genome=genome,
-                         genes=pd.DataFrame(gene_rows).set_index("gene_id"),
-                         transcripts=pd.DataFrame(tx_rows).set_index("transcript_id"))
+    return DemoReference(
+        genome=genome,
+        genes=pd.DataFrame(gene_rows).set_index("gene_id"),
+        transcripts=pd.DataFrame(tx_rows).set_index("transcript_id"),
+    )
 
 
 def _write_fasta(records: Mapping[str, np.ndarray], path: str | Path, width: int = 60) -> None:
@@ -187,32 +238,39 @@ def _write_fasta(records: Mapping[str, np.ndarray], path: str | Path, width: int
         for name, seq in records.items():
             text = seq.tobytes().decode()
             handle.write(f">{name}\n")
-            handle.write("\n".join(text[i:i + width] for i in range(0, len(text), width)))
+            handle.write("\n".join(text[i : i + width] for i in range(0, len(text), width)))
             handle.write("\n")
 
 
-def write_reference(ref: DemoReference, genome: str | Path, gtf: str | Path,
-                    transcriptome: str | Path) -> None:
+def write_reference(
+    ref: DemoReference, genome: str | Path, gtf: str | Path, transcriptome: str | Path
+) -> None:
     """Write the genome and transcriptome (gzipped FASTA) and the GTF (gzipped).
 
     The GTF has ``gene``, ``transcript`` and ``exon`` lines with ``gene_id``,
     ``transcript_id``, ``gene_name`` and ``gene_biotype``, as Ensembl's.
     """
     _write_fasta(ref.genome, genome)
-    _write_fasta(dict(zip(ref.transcripts.index, ref.transcripts["sequence"], strict=True)),
-                 transcriptome)
+    _write_fasta(
+        dict(zip(ref.transcripts.index, ref.transcripts["sequence"], strict=True)), transcriptome
+    )
     lines = []
     for gene_id, g in ref.genes.iterrows():
         attrs = f'gene_id "{gene_id}"; gene_name "{g["gene"]}"; gene_biotype "protein_coding";'
-        lines.append(f"{g['chrom']}\tdemo\tgene\t{g['start']}\t{g['end']}\t.\t{g['strand']}\t."
-                     f"\t{attrs}")
+        lines.append(
+            f"{g['chrom']}\tdemo\tgene\t{g['start']}\t{g['end']}\t.\t{g['strand']}\t.\t{attrs}"
+        )
         for tx_id, t in ref.transcripts[ref.transcripts["gene_id"] == gene_id].iterrows():
             tx_attrs = f'gene_id "{gene_id}"; transcript_id "{tx_id}"; gene_name "{g["gene"]}";'
-            lines.append(f"{g['chrom']}\tdemo\ttranscript\t{t['exons'][0][0]}\t"
-                         f"{t['exons'][-1][1]}\t.\t{g['strand']}\t.\t{tx_attrs}")
+            lines.append(
+                f"{g['chrom']}\tdemo\ttranscript\t{t['exons'][0][0]}\t"
+                f"{t['exons'][-1][1]}\t.\t{g['strand']}\t.\t{tx_attrs}"
+            )
             order = t["exons"] if g["strand"] == "+" else t["exons"][::-1]
             for n, (a, b) in enumerate(order, 1):
-                lines.append(f"{g['chrom']}\tdemo\texon\t{a}\t{b}\t.\t{g['strand']}\t.\t"
-                             f'{tx_attrs} exon_number "{n}";')
+                lines.append(
+                    f"{g['chrom']}\tdemo\texon\t{a}\t{b}\t.\t{g['strand']}\t.\t"
+                    f'{tx_attrs} exon_number "{n}";'
+                )
     with atomic_output(gtf) as tmp, gzip.open(tmp, "wt") as handle:
         handle.write("".join(f"{line}\n" for line in lines))

@@ -1,6 +1,7 @@
-"""FASTQ checks: a cheap look at the first records when the config is read, and a full
-streaming pass (gzip integrity, record structure, read counts) in a rule that every
-index build waits for.
+"""FASTQ checks, cheap at config time and whole before any index is built.
+
+A cheap look at the first records when the config is read, and a full streaming pass
+(gzip integrity, record structure, read counts) in a rule that every index build waits for.
 
 A FASTQ record is four lines: ``@name``, sequence, ``+`` (optionally the name again),
 qualities of the same length as the sequence.
@@ -129,18 +130,25 @@ def _check_record(lines: list[bytes], path: Path, what: str, number: int) -> Non
     header = lines[0].rstrip(b"\r") if lines else b""
     if not header.startswith(b"@"):
         shown = header[:40].decode(errors="replace")
-        raise InputError(f"{what}: record {number} does not start with '@' (found "
-                         f"'{shown}'); not a FASTQ file.", path)
+        raise InputError(
+            f"{what}: record {number} does not start with '@' (found '{shown}'); not a FASTQ file.",
+            path,
+        )
     if len(lines) < 4:
-        raise InputError(f"{what}: record {number} is incomplete; the file is truncated or "
-                         "not FASTQ.", path)
+        raise InputError(
+            f"{what}: record {number} is incomplete; the file is truncated or not FASTQ.", path
+        )
     seq, plus, qual = (line.rstrip(b"\r") for line in lines[1:4])
     if not plus.startswith(b"+"):
-        raise InputError(f"{what}: line 3 of record {number} does not start with '+'; not a "
-                         "FASTQ file (multi-line FASTQ is not supported).", path)
+        raise InputError(
+            f"{what}: line 3 of record {number} does not start with '+'; not a "
+            "FASTQ file (multi-line FASTQ is not supported).",
+            path,
+        )
     if len(seq) != len(qual):
-        raise InputError(f"{what}: record {number} has {len(seq)} bases but {len(qual)} "
-                         "quality values.", path)
+        raise InputError(
+            f"{what}: record {number} has {len(seq)} bases but {len(qual)} quality values.", path
+        )
 
 
 def _blocks(path: Path, what: str):
@@ -152,8 +160,11 @@ def _blocks(path: Path, what: str):
                     return
                 yield block
     except EOFError as err:
-        raise InputError(f"{what}: the gzip stream ends early: the file is truncated "
-                         "(an interrupted download or copy?).", path) from err
+        raise InputError(
+            f"{what}: the gzip stream ends early: the file is truncated "
+            "(an interrupted download or copy?).",
+            path,
+        ) from err
     except (OSError, zlib.error) as err:
         raise InputError(f"{what}: is corrupt ({err}).", path) from err
 
@@ -198,12 +209,12 @@ def scan_fastq(path: str | Path, what: str) -> FastqStats:
         buffer = np.frombuffer(data[:cut], dtype=np.uint8)
         starts, ends = _line_bounds(buffer)
         n_whole = len(starts) - len(starts) % 4
-        rest = data[int(starts[n_whole]) if n_whole < len(starts) else cut:]
+        rest = data[int(starts[n_whole]) if n_whole < len(starts) else cut :]
         if n_whole == 0:
             continue
         starts, ends = starts[:n_whole], ends[:n_whole]
         if first is None:
-            first = read_name(bytes(buffer[starts[0]:ends[0]]))
+            first = read_name(bytes(buffer[starts[0] : ends[0]]))
         lengths = _check_block(buffer, starts, ends, p, what, lines_done)
         reads += n_whole // 4
         lines_done += n_whole
@@ -216,8 +227,9 @@ def scan_fastq(path: str | Path, what: str) -> FastqStats:
         lines = rest.rstrip(b"\r\n").split(b"\n")
         cut = len(lines) == 4 and len(lines[3].rstrip(b"\r")) < len(lines[1].rstrip(b"\r"))
         if (len(lines) != 4 or cut) and lines[0].startswith(b"@"):
-            raise InputError(f"{what}: ends in the middle of record {number}: the file is "
-                             "truncated.", p)
+            raise InputError(
+                f"{what}: ends in the middle of record {number}: the file is truncated.", p
+            )
         _check_record(lines, p, what, number)
         length = len(lines[1].rstrip(b"\r"))
         reads += 1
@@ -229,8 +241,14 @@ def scan_fastq(path: str | Path, what: str) -> FastqStats:
     return FastqStats(reads=reads, min_length=min_len, max_length=max_len, first_name=first)
 
 
-def _check_block(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, path: Path,
-                 what: str, lines_before: int) -> np.ndarray:
+def _check_block(
+    buffer: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    path: Path,
+    what: str,
+    lines_before: int,
+) -> np.ndarray:
     # Lengths without a trailing '\r' (Windows line ends are accepted).
     lengths = ends - starts
     has_cr = (lengths > 0) & (buffer[np.maximum(ends - 1, 0)] == 13)
@@ -241,10 +259,11 @@ def _check_block(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, path:
     bad = (headers != ord("@")) | (plus != ord("+")) | (seq_len != qual_len) | (seq_len == 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        record = [bytes(buffer[starts[4 * i + k]:ends[4 * i + k]]) for k in range(4)]
+        record = [bytes(buffer[starts[4 * i + k] : ends[4 * i + k]]) for k in range(4)]
         if seq_len[i] == 0 and headers[i] == ord("@") and plus[i] == ord("+"):
-            raise InputError(f"{what}: record {lines_before // 4 + i + 1} has an empty "
-                             "sequence.", path)
+            raise InputError(
+                f"{what}: record {lines_before // 4 + i + 1} has an empty sequence.", path
+            )
         _check_record(record, path, what, lines_before // 4 + i + 1)
     return seq_len
 
@@ -276,8 +295,7 @@ def check_pair(r1: FastqStats, r2: FastqStats, r1_path: str, r2_path: str, what:
         )
 
 
-def check_sample_fastq(units: list[dict[str, str]], sample: str, min_read1: int = 1
-                       ) -> list[dict]:
+def check_sample_fastq(units: list[dict[str, str]], sample: str, min_read1: int = 1) -> list[dict]:
     """Full check of every FASTQ of one sample (rule reads_check_fastq).
 
     Parameters
@@ -307,9 +325,15 @@ def check_sample_fastq(units: list[dict[str, str]], sample: str, min_read1: int 
             raise InputError(
                 f"{what} fq1: reads of {r1.min_length} bp, but the chemistry needs at least "
                 f"{min_read1} bp (barcode + UMI); check snrna.chemistry, or whether fq1 and "
-                "fq2 are swapped.", u["fq1"])
-        row = {"unit": u["unit"], "reads": r1.reads,
-               "read1_length": f"{r1.min_length}-{r1.max_length}", "read2_length": ""}
+                "fq2 are swapped.",
+                u["fq1"],
+            )
+        row = {
+            "unit": u["unit"],
+            "reads": r1.reads,
+            "read1_length": f"{r1.min_length}-{r1.max_length}",
+            "read2_length": "",
+        }
         if u.get("fq2"):
             r2 = scan_fastq(u["fq2"], f"{what} fq2")
             check_pair(r1, r2, u["fq1"], u["fq2"], what)

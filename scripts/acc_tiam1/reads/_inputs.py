@@ -88,8 +88,10 @@ class Units:
         return [{"unit": r.unit, "fq1": r.fq1, "fq2": r.fq2} for r in table.itertuples()]
 
     def gzipped(self, sample: str) -> bool:
-        """Whether the sample's FASTQ files are gzipped (by content; by name while a rule
-        has yet to write them)."""
+        """Whether the sample's FASTQ files are gzipped.
+
+        Judged by content; by name while a rule has yet to write them.
+        """
         first = self.files(sample)[0]
         return _is_gzip(Path(first)) if Path(first).exists() else first.endswith(".gz")
 
@@ -130,8 +132,10 @@ class ReadsInputs:
         out = [self.bulk_counts] if self.bulk_counts else []
         for folders in (self.matrices or {}).values():
             for folder in folders.values():
-                out += [f"{folder}/{name}" for name in
-                        ("matrix.mtx.gz", "barcodes.tsv.gz", "features.tsv.gz")]
+                out += [
+                    f"{folder}/{name}"
+                    for name in ("matrix.mtx.gz", "barcodes.tsv.gz", "features.tsv.gz")
+                ]
         return out
 
     @property
@@ -154,7 +158,7 @@ class ReadsInputs:
         return chem["cb_len"] + chem["umi_len"]
 
     def salmon_libtype(self, sample: str) -> str:
-        """salmon's ``-l`` for a bulk sample: ``A`` (detect) under ``strandedness: auto``."""
+        """The salmon ``-l`` of a bulk sample: ``A`` (detect) under ``strandedness: auto``."""
         strand = self.settings.get("strandedness", "auto")
         if strand == "auto":
             return "A"
@@ -162,14 +166,19 @@ class ReadsInputs:
         return paired if self.bulk.paired(sample) else single
 
     def orientation_files(self, salmon_pattern: str, star_pattern: str) -> list[str]:
-        """Per-sample files strandedness is inferred from: salmon's library format counts,
-        or STAR's ReadsPerGene tables (``{sample}`` patterns of the rules' outputs)."""
+        """Per-sample files that strandedness is inferred from.
+
+        Salmon's library format counts, or STAR's ReadsPerGene tables (``{sample}``
+        patterns of the rules' outputs).
+        """
         pattern = salmon_pattern if self.settings["quantifier"] == "salmon" else star_pattern
         return [pattern.format(sample=s) for s in self.bulk.samples]
 
     def bulk_config(self, config: Mapping) -> Mapping:
-        """``config`` with ``bulk.counts`` set to the front end's matrix (a new dict; the
-        bulk branch's checks then see the matrix they will read)."""
+        """The config with ``bulk.counts`` set to the front end's matrix.
+
+        A new dict: the bulk branch's checks then see the matrix they will read.
+        """
         if self.bulk is None:
             return config
         return {**config, "bulk": {**config["bulk"], "counts": self.bulk_counts}}
@@ -200,11 +209,15 @@ def read_units(path: str, kind: str) -> Units:
     """
     table = read_table(path, what="units sheet")
     table.columns = [str(c).strip() for c in table.columns]
-    missing = [c for c in UNIT_COLUMNS if c not in table.columns and not (
-        c == "fq2" and kind == "bulk")]
+    missing = [
+        c for c in UNIT_COLUMNS if c not in table.columns and not (c == "fq2" and kind == "bulk")
+    ]
     if missing:
-        raise InputError(f"no column(s) {', '.join(missing)} (a units sheet has columns "
-                         f"{', '.join(UNIT_COLUMNS)}; found: {', '.join(table.columns)}).", path)
+        raise InputError(
+            f"no column(s) {', '.join(missing)} (a units sheet has columns "
+            f"{', '.join(UNIT_COLUMNS)}; found: {', '.join(table.columns)}).",
+            path,
+        )
     if "fq2" not in table.columns:
         table["fq2"] = ""
     table = table[list(UNIT_COLUMNS)].apply(lambda c: c.str.strip())
@@ -213,16 +226,24 @@ def read_units(path: str, kind: str) -> Units:
     for i, row in table.iterrows():
         line = i + 2
         if not _ID.match(row["sample"]):
-            raise InputError(f"line {line}: sample id '{row['sample']}' may hold only letters, "
-                             "digits, '_', '.' and '-'.", path)
+            raise InputError(
+                f"line {line}: sample id '{row['sample']}' may hold only letters, "
+                "digits, '_', '.' and '-'.",
+                path,
+            )
         if not _UNIT.match(row["unit"]):
-            raise InputError(f"line {line}: unit '{row['unit']}' may hold only letters, digits, "
-                             "'_' and '-'.", path)
+            raise InputError(
+                f"line {line}: unit '{row['unit']}' may hold only letters, digits, '_' and '-'.",
+                path,
+            )
         if not row["fq1"]:
             raise InputError(f"line {line}: sample '{row['sample']}' has an empty fq1.", path)
         if kind == "10x" and not row["fq2"]:
-            raise InputError(f"line {line}: sample '{row['sample']}' has no fq2; 10x units need "
-                             "fq1 (read 1: barcode + UMI) and fq2 (read 2: cDNA).", path)
+            raise InputError(
+                f"line {line}: sample '{row['sample']}' has no fq2; 10x units need "
+                "fq1 (read 1: barcode + UMI) and fq2 (read 2: cDNA).",
+                path,
+            )
     dup = table[table.duplicated(["sample", "unit"])]
     if len(dup):
         r = dup.iloc[0]
@@ -242,19 +263,24 @@ def check_units_match_sheet(units: Units, sheet_samples: list[str], sheet_path: 
     problems = []
     unknown = [s for s in units.samples if s not in in_sheet]
     if unknown:
-        problems.append(f"sample(s) {', '.join(unknown)} of the units sheet are not in the "
-                        f"sample sheet {sheet_path}")
+        problems.append(
+            f"sample(s) {', '.join(unknown)} of the units sheet are not in the "
+            f"sample sheet {sheet_path}"
+        )
     absent = [s for s in sheet_samples if s not in in_units]
     if absent:
-        problems.append(f"sample(s) {', '.join(absent)} of the sample sheet {sheet_path} have "
-                        "no FASTQ unit")
+        problems.append(
+            f"sample(s) {', '.join(absent)} of the sample sheet {sheet_path} have no FASTQ unit"
+        )
     if problems:
         raise InputError("; ".join(problems) + ".", units.path)
 
 
 def check_unit_files(units: Units, producible: Collection[str] = ()) -> None:
-    """Check every FASTQ of a units sheet cheaply: it exists (or a rule writes it), is
-    readable, starts with a FASTQ record, and mates start with the same read name.
+    """Check every FASTQ of a units sheet cheaply.
+
+    Each exists (or a rule writes it), is readable and starts with a FASTQ record; mates
+    start with the same read name.
 
     Raises
     ------
@@ -272,19 +298,28 @@ def check_unit_files(units: Units, producible: Collection[str] = ()) -> None:
             if not Path(path).exists() and path in producible:
                 continue
             if not Path(path).exists():
-                raise InputError(f"{what}: {col} '{path}' does not exist (paths are relative to "
-                                 "the units sheet's folder unless absolute).", path)
+                raise InputError(
+                    f"{what}: {col} '{path}' does not exist (paths are relative to "
+                    "the units sheet's folder unless absolute).",
+                    path,
+                )
             names[col] = peek_fastq(path, f"{what} {col}")
         if len(names) == 2 and names["fq1"] != names["fq2"]:
-            raise InputError(f"{what}: the first read of fq1 is '{names['fq1']}' but that of "
-                             f"fq2 is '{names['fq2']}'; fq1 and fq2 are not mates.", row.fq2)
+            raise InputError(
+                f"{what}: the first read of fq1 is '{names['fq1']}' but that of "
+                f"fq2 is '{names['fq2']}'; fq1 and fq2 are not mates.",
+                row.fq2,
+            )
     if units.kind == "10x":
         for sample in units.samples:
             files = [f for f in units.files(sample) if Path(f).exists()]
             kinds = {_is_gzip(Path(f)) for f in files}
             if len(kinds) > 1:
-                raise InputError(f"sample '{sample}' mixes gzipped and plain FASTQ files; "
-                                 "STARsolo reads all units of a sample alike.", units.path)
+                raise InputError(
+                    f"sample '{sample}' mixes gzipped and plain FASTQ files; "
+                    "STARsolo reads all units of a sample alike.",
+                    units.path,
+                )
 
 
 def _required(section: Mapping, key: str, prefix: str, why: str) -> str:
@@ -305,10 +340,12 @@ def _check_reference_file(path: str, key: str, kind: str, producible: set[str]) 
     return ""
 
 
-def check_reads(config: Mapping, producible: Collection[str] = (),
-                bulk_counts: str = "results/reads/bulk/gene_counts.tsv",
-                matrix_dir: str = "results/reads/snrna/{sample}/{matrix}"
-                ) -> ReadsInputs:
+def check_reads(
+    config: Mapping,
+    producible: Collection[str] = (),
+    bulk_counts: str = "results/reads/bulk/gene_counts.tsv",
+    matrix_dir: str = "results/reads/snrna/{sample}/{matrix}",
+) -> ReadsInputs:
     """Check the reads part of the config (``bulk.units``, ``snrna.units``, ``reference``).
 
     Parameters
@@ -342,15 +379,16 @@ def check_reads(config: Mapping, producible: Collection[str] = (),
     reference = config.get("reference") or {}
     out = ReadsInputs()
     if bulk.get("units") and bulk.get("counts"):
-        raise InputError("give bulk.counts (a count matrix) or bulk.units (FASTQ files), not "
-                         "both.", "bulk.units")
+        raise InputError(
+            "give bulk.counts (a count matrix) or bulk.units (FASTQ files), not both.", "bulk.units"
+        )
     if bulk and not bulk.get("units") and not bulk.get("counts"):
-        raise InputError("give bulk.counts (a count matrix) or bulk.units (FASTQ files).",
-                         "bulk")
+        raise InputError("give bulk.counts (a count matrix) or bulk.units (FASTQ files).", "bulk")
     if bulk.get("units"):
         out.bulk = read_units(bulk["units"], "bulk")
-        check_units_match_sheet(out.bulk, list(read_sample_sheet(bulk["samples"]).index),
-                                bulk["samples"])
+        check_units_match_sheet(
+            out.bulk, list(read_sample_sheet(bulk["samples"]).index), bulk["samples"]
+        )
         check_unit_files(out.bulk, produced)
         out.bulk_counts = bulk_counts
     if snrna.get("units"):
@@ -358,9 +396,13 @@ def check_reads(config: Mapping, producible: Collection[str] = (),
         sheet = read_sample_sheet(snrna["samples"])
         check_units_match_sheet(out.snrna, list(sheet.index), snrna["samples"])
         check_unit_files(out.snrna, produced)
-        out.matrices = {s: {"path": matrix_dir.format(sample=s, matrix="filtered"),
-                            "raw_path": matrix_dir.format(sample=s, matrix="raw")}
-                        for s in sheet.index}
+        out.matrices = {
+            s: {
+                "path": matrix_dir.format(sample=s, matrix="filtered"),
+                "raw_path": matrix_dir.format(sample=s, matrix="raw"),
+            }
+            for s in sheet.index
+        }
     if not out.active:
         return out
     quantifier = bulk.get("quantifier", "salmon")
@@ -369,11 +411,14 @@ def check_reads(config: Mapping, producible: Collection[str] = (),
     ref["genome"] = reference.get("genome") or None
     ref["transcriptome"] = reference.get("transcriptome") or None
     if needs_genome:
-        _required(reference, "genome", "reference", "by STAR (bulk.quantifier: star) and "
-                  "STARsolo (snrna.units)")
+        _required(
+            reference,
+            "genome",
+            "reference",
+            "by STAR (bulk.quantifier: star) and STARsolo (snrna.units)",
+        )
     if out.bulk is not None and quantifier == "salmon":
-        _required(reference, "transcriptome", "reference", "by salmon (bulk.quantifier: "
-                  "salmon)")
+        _required(reference, "transcriptome", "reference", "by salmon (bulk.quantifier: salmon)")
     headers = {}
     for key, kind in (("gtf", "gtf"), ("genome", "fasta"), ("transcriptome", "fasta")):
         if ref[key]:
@@ -392,19 +437,29 @@ def check_reads(config: Mapping, producible: Collection[str] = (),
     if out.snrna is not None:
         chem = snrna.get("chemistry", "v3")
         chemistry(chem)
-        whitelist = _required(snrna, "whitelist", "snrna", "by STARsolo (the 10x barcode "
-                              "whitelist of the chemistry, e.g. 3M-february-2018.txt.gz for v3)")
+        whitelist = _required(
+            snrna,
+            "whitelist",
+            "snrna",
+            "by STARsolo (the 10x barcode "
+            "whitelist of the chemistry, e.g. 3M-february-2018.txt.gz for v3)",
+        )
         if not (not Path(whitelist).exists() and os.path.normpath(whitelist) in produced):
             check_readable(whitelist, "snrna.whitelist")
-        out.settings.update(chemistry=chem, whitelist=whitelist,
-                            cell_filter=snrna.get("cell_filter", "EmptyDrops_CR"))
+        out.settings.update(
+            chemistry=chem,
+            whitelist=whitelist,
+            cell_filter=snrna.get("cell_filter", "EmptyDrops_CR"),
+        )
     return out
 
 
-def sheet_with_matrices(sheet: pd.DataFrame, matrices: Mapping[str, Mapping[str, str]],
-                        sheet_path: str) -> pd.DataFrame:
-    """The snRNA sample sheet with ``path`` and ``raw_path`` set to the front end's matrix
-    folders, written relative to the sheet's folder (as sheet paths are read).
+def sheet_with_matrices(
+    sheet: pd.DataFrame, matrices: Mapping[str, Mapping[str, str]], sheet_path: str
+) -> pd.DataFrame:
+    """The snRNA sample sheet with ``path`` and ``raw_path`` set to the front end's output.
+
+    The matrix folders are written relative to the sheet's folder, as sheet paths are read.
 
     Parameters
     ----------
@@ -422,15 +477,20 @@ def sheet_with_matrices(sheet: pd.DataFrame, matrices: Mapping[str, Mapping[str,
         sheet's path is absolute (its matrices could not be matched to the rules' outputs).
     """
     if Path(sheet_path).is_absolute():
-        raise InputError("with snrna.units, give snrna.samples as a path relative to the "
-                         "folder you run snakemake in.", "snrna.samples")
+        raise InputError(
+            "with snrna.units, give snrna.samples as a path relative to the "
+            "folder you run snakemake in.",
+            "snrna.samples",
+        )
     for col in ("path", "raw_path"):
         if col in sheet.columns:
             named = sheet.index[sheet[col].astype(str).str.strip() != ""].tolist()
             if named:
-                raise InputError(f"sample '{named[0]}' has a '{col}' but its counts come from "
-                                 "FASTQ (snrna.units); leave the column empty or remove it.",
-                                 sheet_path)
+                raise InputError(
+                    f"sample '{named[0]}' has a '{col}' but its counts come from "
+                    "FASTQ (snrna.units); leave the column empty or remove it.",
+                    sheet_path,
+                )
     folder = Path(sheet_path).parent
     out = sheet.copy()
     for col in ("path", "raw_path"):

@@ -31,17 +31,23 @@ def custom_content(table: pd.DataFrame, section_id: str, name: str, description:
     section_id, name, description
         MultiQC's ``id``, ``section_name`` and ``description``.
     """
-    meta = {"id": section_id, "section_name": name, "description": description,
-            "plot_type": "table"}
+    meta = {
+        "id": section_id,
+        "section_name": name,
+        "description": description,
+        "plot_type": "table",
+    }
     text = yaml.safe_dump(meta, sort_keys=False, width=10**6)
     header = "".join(f"# {line}\n" for line in text.splitlines())
     return header + table.to_csv(sep="\t", index=False, lineterminator="\n")
 
 
-def multiqc_command(files: Sequence[str], outdir: str, file_list: str, config: str,
-                    title: str = "Reads to counts") -> list[str]:
-    """The MultiQC command line: exactly the listed files; ``multiqc_report.html`` and
-    ``multiqc_report_data/`` are written to ``outdir``.
+def multiqc_command(
+    files: Sequence[str], outdir: str, file_list: str, config: str, title: str = "Reads to counts"
+) -> list[str]:
+    """The MultiQC command line over exactly the listed files.
+
+    ``multiqc_report.html`` and ``multiqc_report_data/`` are written to ``outdir``.
 
     Parameters
     ----------
@@ -54,6 +60,22 @@ def multiqc_command(files: Sequence[str], outdir: str, file_list: str, config: s
     """
     Path(file_list).write_text("".join(f"{f}\n" for f in files))
     Path(config).write_text(MULTIQC_CONFIG)
-    return [sys.executable, "-m", "multiqc", "--file-list", file_list, "--config", config,
-            "--outdir", outdir, "--filename", "multiqc_report.html", "--force",
-            "--title", title, "--no-ansi", "--data-format", "tsv"]
+    return [
+        sys.executable,
+        "-m",
+        "multiqc",
+        "--file-list",
+        file_list,
+        "--config",
+        config,
+        "--outdir",
+        outdir,
+        "--filename",
+        "multiqc_report.html",
+        "--force",
+        "--title",
+        title,
+        "--no-ansi",
+        "--data-format",
+        "tsv",
+    ]

@@ -77,44 +77,60 @@ def read_gtf_exons(path: str | Path) -> pd.DataFrame:
                 if len(fields) != 9:
                     raise InputError(
                         f"line {number} has {len(fields)} tab-separated fields, a GTF line "
-                        "has 9 (is this a GTF file?).", path)
+                        "has 9 (is this a GTF file?).",
+                        path,
+                    )
                 try:
                     start, end = int(fields[3]), int(fields[4])
                 except ValueError:
-                    raise InputError(f"line {number}: start or end is not a number.",
-                                     path) from None
+                    raise InputError(
+                        f"line {number}: start or end is not a number.", path
+                    ) from None
                 if fields[2] != "exon":
                     continue
                 attrs = parse_attributes(fields[8])
                 gene_id, tx = attrs.get("gene_id"), attrs.get("transcript_id")
                 if not gene_id or not tx:
-                    raise InputError(f"line {number}: an exon without gene_id or "
-                                     "transcript_id attribute.", path)
+                    raise InputError(
+                        f"line {number}: an exon without gene_id or transcript_id attribute.", path
+                    )
                 symbol = next((attrs[k] for k in SYMBOL_ATTRIBUTES if attrs.get(k)), gene_id)
                 rows.append((fields[0], start, end, fields[6], gene_id, tx, symbol))
     except (UnicodeDecodeError, OSError, EOFError) as err:
         raise InputError(f"cannot be read as a text GTF ({err}).", path) from err
     if not rows:
         what = "no lines" if n_lines == 0 else f"{n_lines} lines but no 'exon' line"
-        raise InputError(f"the GTF has {what}; the front end needs exon lines with "
-                         "gene_id and transcript_id.", path)
-    return pd.DataFrame(rows, columns=["chrom", "start", "end", "strand", "gene_id",
-                                       "transcript_id", "gene"])
+        raise InputError(
+            f"the GTF has {what}; the front end needs exon lines with gene_id and transcript_id.",
+            path,
+        )
+    return pd.DataFrame(
+        rows, columns=["chrom", "start", "end", "strand", "gene_id", "transcript_id", "gene"]
+    )
 
 
 def transcript_table(exons: pd.DataFrame) -> pd.DataFrame:
     """One row per transcript: ``transcript_id, gene_id, length`` (summed exon lengths)."""
     exons = exons.assign(width=exons["end"] - exons["start"] + 1)
     table = exons.groupby("transcript_id", sort=False).agg(
-        gene_id=("gene_id", "first"), length=("width", "sum"), genes=("gene_id", "nunique"))
+        gene_id=("gene_id", "first"), length=("width", "sum"), genes=("gene_id", "nunique")
+    )
     return table.reset_index()
 
 
 def gene_table(exons: pd.DataFrame) -> pd.DataFrame:
     """One row per gene: ``gene_id, gene, chrom, strand, start, end``, in GTF order."""
-    return exons.groupby("gene_id", sort=False).agg(
-        gene=("gene", "first"), chrom=("chrom", "first"), strand=("strand", "first"),
-        start=("start", "min"), end=("end", "max")).reset_index()
+    return (
+        exons.groupby("gene_id", sort=False)
+        .agg(
+            gene=("gene", "first"),
+            chrom=("chrom", "first"),
+            strand=("strand", "first"),
+            start=("start", "min"),
+            end=("end", "max"),
+        )
+        .reset_index()
+    )
 
 
 def fasta_records(path: str | Path) -> Iterator[tuple[str, int]]:
@@ -139,8 +155,9 @@ def fasta_records(path: str | Path) -> Iterator[tuple[str, int]]:
                     name, length = (words[0].split("|")[0] if words else ""), 0
                 elif name is None:
                     if line.strip():
-                        raise InputError("does not start with a '>' header line; not a FASTA "
-                                         "file.", path)
+                        raise InputError(
+                            "does not start with a '>' header line; not a FASTA file.", path
+                        )
                 else:
                     length += len(line.strip())
     except (UnicodeDecodeError, EOFError, OSError) as err:
@@ -163,8 +180,7 @@ def peek_fasta(path: str | Path, what: str) -> str:
     except (UnicodeDecodeError, EOFError, OSError) as err:
         raise InputError(f"{what}: cannot be read as text ({err}).", path) from err
     if not first.startswith(">"):
-        raise InputError(f"{what}: does not start with a '>' header line; not a FASTA file.",
-                         path)
+        raise InputError(f"{what}: does not start with a '>' header line; not a FASTA file.", path)
     return first[1:].strip()
 
 
@@ -172,21 +188,20 @@ def peek_gtf(path: str | Path, what: str) -> None:
     """Cheap check that a file starts like GTF (for config-time checks)."""
     try:
         with _open_text(path) as handle:
-            first = next((line for line in handle if line.strip() and not line.startswith("#")),
-                         "")
+            first = next((line for line in handle if line.strip() and not line.startswith("#")), "")
     except (UnicodeDecodeError, EOFError, OSError) as err:
         raise InputError(f"{what}: cannot be read as text ({err}).", path) from err
     if len(first.rstrip("\n").split("\t")) != 9:
-        raise InputError(f"{what}: the first line is not a 9-column tab-separated GTF line.",
-                         path)
+        raise InputError(f"{what}: the first line is not a 9-column tab-separated GTF line.", path)
 
 
 def _unversioned(ids: Iterable[str]) -> list[str]:
     return [re.sub(r"\.\d+$", "", i) for i in ids]
 
 
-def match_transcripts(fasta_ids: list[str], gtf_ids: list[str], fasta_path: str,
-                      gtf_path: str) -> dict[str, str]:
+def match_transcripts(
+    fasta_ids: list[str], gtf_ids: list[str], fasta_path: str, gtf_path: str
+) -> dict[str, str]:
     """Map every transcriptome id to a GTF transcript id, or raise.
 
     Ids match exactly, or else with a version suffix (``.1``) removed on both sides
@@ -203,15 +218,16 @@ def match_transcripts(fasta_ids: list[str], gtf_ids: list[str], fasta_path: str,
     """
     dup = pd.Index(fasta_ids)[pd.Index(fasta_ids).duplicated()].unique().tolist()
     if dup:
-        raise InputError(f"transcript id(s) {', '.join(dup[:5])} occur more than once.",
-                         fasta_path)
+        raise InputError(f"transcript id(s) {', '.join(dup[:5])} occur more than once.", fasta_path)
     gtf = set(gtf_ids)
     exact = {t: t for t in fasta_ids if t in gtf}
     if len(exact) == len(fasta_ids):
         return exact
     plain_gtf = dict(zip(_unversioned(gtf_ids), gtf_ids, strict=True))
-    mapping = {t: exact.get(t) or plain_gtf.get(u) for t, u in
-               zip(fasta_ids, _unversioned(fasta_ids), strict=True)}
+    mapping = {
+        t: exact.get(t) or plain_gtf.get(u)
+        for t, u in zip(fasta_ids, _unversioned(fasta_ids), strict=True)
+    }
     missing = [t for t, g in mapping.items() if g is None]
     if missing:
         found = len(fasta_ids) - len(missing)
@@ -225,8 +241,9 @@ def match_transcripts(fasta_ids: list[str], gtf_ids: list[str], fasta_path: str,
     return mapping
 
 
-def check_chromosomes(gtf_chroms: Iterable[str], genome_names: Iterable[str],
-                      gtf_path: str, genome_path: str) -> list[str]:
+def check_chromosomes(
+    gtf_chroms: Iterable[str], genome_names: Iterable[str], gtf_path: str, genome_path: str
+) -> list[str]:
     """Raise when no GTF chromosome is in the genome; return those that are missing.
 
     Raises
@@ -248,8 +265,10 @@ def check_chromosomes(gtf_chroms: Iterable[str], genome_names: Iterable[str],
 
 
 def fasta_mb(path: str | None) -> float:
-    """Size of a FASTA in MB, uncompressed (a gzipped file counted 3.5 times its size); 0
-    when there is none (yet). For memory estimates of index jobs."""
+    """Size of a FASTA in MB, uncompressed, for memory estimates of index jobs.
+
+    A gzipped file counts 3.5 times its size; 0 when there is none (yet).
+    """
     if not path or not Path(path).exists():
         return 0.0
     size = Path(path).stat().st_size / 1e6
@@ -275,8 +294,9 @@ class ReferenceCheck:
     summary: dict
 
 
-def check_reference(gtf: str, transcriptome: str | None = None,
-                    genome: str | None = None) -> ReferenceCheck:
+def check_reference(
+    gtf: str, transcriptome: str | None = None, genome: str | None = None
+) -> ReferenceCheck:
     """Read and cross-check the reference files of the front end.
 
     Parameters
@@ -299,23 +319,25 @@ def check_reference(gtf: str, transcriptome: str | None = None,
     transcripts = transcript_table(exons)
     multi = transcripts[transcripts["genes"] > 1]
     if len(multi):
-        raise InputError(f"transcript {multi['transcript_id'].iloc[0]} belongs to more than "
-                         "one gene_id.", gtf)
+        raise InputError(
+            f"transcript {multi['transcript_id'].iloc[0]} belongs to more than one gene_id.", gtf
+        )
     genes = gene_table(exons)
     summary: dict = {"gtf": gtf, "genes": len(genes), "transcripts": len(transcripts)}
     tx2gene = transcripts[["transcript_id", "gene_id"]]
     if transcriptome:
         records = list(fasta_records(transcriptome))
         ids = [r[0] for r in records]
-        mapping = match_transcripts(ids, transcripts["transcript_id"].tolist(), transcriptome,
-                                    gtf)
+        mapping = match_transcripts(ids, transcripts["transcript_id"].tolist(), transcriptome, gtf)
         gene_of = dict(zip(transcripts["transcript_id"], transcripts["gene_id"], strict=True))
-        tx2gene = pd.DataFrame({"transcript_id": ids,
-                                "gene_id": [gene_of[mapping[t]] for t in ids]})
+        tx2gene = pd.DataFrame(
+            {"transcript_id": ids, "gene_id": [gene_of[mapping[t]] for t in ids]}
+        )
         lengths = dict(zip(transcripts["transcript_id"], transcripts["length"], strict=True))
         differ = sum(lengths[mapping[t]] != n for t, n in records)
-        summary.update(transcriptome=transcriptome, fasta_transcripts=len(ids),
-                       length_differs_from_gtf=differ)
+        summary.update(
+            transcriptome=transcriptome, fasta_transcripts=len(ids), length_differs_from_gtf=differ
+        )
     names: list[str] = []
     length = 0
     if genome:
@@ -323,7 +345,12 @@ def check_reference(gtf: str, transcriptome: str | None = None,
             names.append(name)
             length += n
         missing = check_chromosomes(exons["chrom"], names, gtf, genome)
-        summary.update(genome=genome, genome_sequences=len(names), genome_length=length,
-                       gtf_chromosomes_not_in_genome=missing)
-    return ReferenceCheck(genes=genes, tx2gene=tx2gene, genome_names=names,
-                          genome_length=length, summary=summary)
+        summary.update(
+            genome=genome,
+            genome_sequences=len(names),
+            genome_length=length,
+            gtf_chromosomes_not_in_genome=missing,
+        )
+    return ReferenceCheck(
+        genes=genes, tx2gene=tx2gene, genome_names=names, genome_length=length, summary=summary
+    )

@@ -1,5 +1,4 @@
-"""STARsolo for 10x single-nucleus reads: chemistry, and its matrices as the snRNA branch
-reads them.
+"""STARsolo for 10x single-nucleus reads: chemistry, and matrices for the snRNA branch.
 
 STARsolo writes ``Solo.out/<feature>/{raw,filtered}/`` with uncompressed
 ``matrix.mtx, barcodes.tsv, features.tsv``; scanpy's ``read_10x_mtx`` (Cell Ranger >= 3
@@ -31,34 +30,41 @@ _CELL_FILTER = re.compile(r"^EmptyDrops_CR(\s+[0-9.eE+-]+){0,10}$")
 def chemistry(name: str) -> dict[str, int]:
     """Barcode and UMI lengths of a chemistry (``v2`` or ``v3``)."""
     if name not in CHEMISTRY:
-        raise InputError(f"unknown chemistry '{name}' (known: {', '.join(CHEMISTRY)}).",
-                         "snrna.chemistry")
+        raise InputError(
+            f"unknown chemistry '{name}' (known: {', '.join(CHEMISTRY)}).", "snrna.chemistry"
+        )
     return CHEMISTRY[name]
 
 
 def solo_arguments(chem: str, whitelist: str, cell_filter: str) -> str:
-    """STARsolo options for 10x 3' nuclei: GeneFull counts (intronic reads count), Cell
-    Ranger >= 4 barcode and UMI handling, and the configured cell calling.
+    """STARsolo options for 10x 3' nuclei.
+
+    GeneFull counts (intronic reads count), Cell Ranger >= 4 barcode and UMI handling, and
+    the configured cell calling.
 
     ``Gene`` (exonic only) is counted too, to report the intronic share of each nucleus.
     """
     chem_ = chemistry(chem)
     if not _CELL_FILTER.match(cell_filter.strip()):
-        raise InputError(f"'{cell_filter}' is not 'EmptyDrops_CR' followed by up to 10 "
-                         "numbers.", "snrna.cell_filter")
-    return " ".join([
-        "--soloType CB_UMI_Simple",
-        f"--soloCBwhitelist {whitelist}",
-        f"--soloCBstart 1 --soloCBlen {chem_['cb_len']}",
-        f"--soloUMIstart {chem_['cb_len'] + 1} --soloUMIlen {chem_['umi_len']}",
-        # Read 1 may be longer than barcode + UMI; the check rule verified it is not shorter.
-        "--soloBarcodeReadLength 0",
-        "--soloFeatures Gene GeneFull",
-        f"--soloCellFilter {cell_filter.strip()}",
-        "--soloUMIdedup 1MM_CR --soloCBmatchWLtype 1MM_multi_Nbase_pseudocounts",
-        "--soloUMIfiltering MultiGeneUMI_CR --clipAdapterType CellRanger4",
-        "--outFilterScoreMin 30 --outSAMtype None",
-    ])
+        raise InputError(
+            f"'{cell_filter}' is not 'EmptyDrops_CR' followed by up to 10 numbers.",
+            "snrna.cell_filter",
+        )
+    return " ".join(
+        [
+            "--soloType CB_UMI_Simple",
+            f"--soloCBwhitelist {whitelist}",
+            f"--soloCBstart 1 --soloCBlen {chem_['cb_len']}",
+            f"--soloUMIstart {chem_['cb_len'] + 1} --soloUMIlen {chem_['umi_len']}",
+            # Read 1 may be longer than barcode + UMI; the check rule verified it is not shorter.
+            "--soloBarcodeReadLength 0",
+            "--soloFeatures Gene GeneFull",
+            f"--soloCellFilter {cell_filter.strip()}",
+            "--soloUMIdedup 1MM_CR --soloCBmatchWLtype 1MM_multi_Nbase_pseudocounts",
+            "--soloUMIfiltering MultiGeneUMI_CR --clipAdapterType CellRanger4",
+            "--outFilterScoreMin 30 --outSAMtype None",
+        ]
+    )
 
 
 def check_whitelist(path: str | Path, cb_len: int) -> list[str]:
@@ -80,8 +86,11 @@ def check_whitelist(path: str | Path, cb_len: int) -> list[str]:
         raise InputError("the barcode whitelist is empty.", path)
     bad = next((b for b in barcodes if len(b) != cb_len or set(b) - set("ACGTN")), None)
     if bad is not None:
-        raise InputError(f"barcode '{bad}' is not {cb_len} letters of ACGTN; is this the "
-                         "whitelist of the configured chemistry (snrna.chemistry)?", path)
+        raise InputError(
+            f"barcode '{bad}' is not {cb_len} letters of ACGTN; is this the "
+            "whitelist of the configured chemistry (snrna.chemistry)?",
+            path,
+        )
     return barcodes
 
 
@@ -108,8 +117,9 @@ def read_solo_matrix(folder: str | Path) -> tuple[sparse.csc_matrix, list[str], 
     return matrix, barcodes, features
 
 
-def write_matrix_folder(matrix: sparse.spmatrix, barcodes: list[str], features: pd.DataFrame,
-                        folder: str | Path) -> None:
+def write_matrix_folder(
+    matrix: sparse.spmatrix, barcodes: list[str], features: pd.DataFrame, folder: str | Path
+) -> None:
     """Write a Cell Ranger >= 3 matrix folder (gzipped), each file atomically.
 
     Parameters
@@ -132,8 +142,13 @@ def write_matrix_folder(matrix: sparse.spmatrix, barcodes: list[str], features: 
         features.iloc[:, :3].to_csv(handle, sep="\t", header=False, index=False)
 
 
-def convert_solo(solo_dir: str | Path, out_filtered: str | Path, out_raw: str | Path,
-                 genes: pd.DataFrame | None = None, feature: str = "GeneFull") -> dict:
+def convert_solo(
+    solo_dir: str | Path,
+    out_filtered: str | Path,
+    out_raw: str | Path,
+    genes: pd.DataFrame | None = None,
+    feature: str = "GeneFull",
+) -> dict:
     """Gzip one sample's STARsolo matrices for the snRNA branch and summarise them.
 
     Parameters
@@ -170,9 +185,11 @@ def convert_solo(solo_dir: str | Path, out_filtered: str | Path, out_raw: str | 
     umis_full = np.asarray(matrix[:, cells].sum(axis=0)).ravel()
     exon_matrix, exon_barcodes, _ = read_solo_matrix(solo_dir / "Gene" / "raw")
     exon_col = {b: i for i, b in enumerate(exon_barcodes)}
-    umis_exon = np.asarray(
-        exon_matrix[:, [exon_col[b] for b in filtered]].sum(axis=0)).ravel() if len(
-        filtered) else np.zeros(0)
+    umis_exon = (
+        np.asarray(exon_matrix[:, [exon_col[b] for b in filtered]].sum(axis=0)).ravel()
+        if len(filtered)
+        else np.zeros(0)
+    )
     total_full, total_exon = float(umis_full.sum()), float(umis_exon.sum())
     return {
         "nuclei": len(filtered),
@@ -198,13 +215,15 @@ def cell_calling_table(summaries: dict[str, dict], solo: dict[str, dict]) -> pd.
     rows = []
     for sample, numbers in summaries.items():
         s = solo.get(sample, {})
-        rows.append({
-            "sample": sample,
-            "reads": s.get("Number of Reads"),
-            "valid_barcodes": s.get("Reads With Valid Barcodes"),
-            "mapped_unique": s.get("Reads Mapped to Genome: Unique"),
-            "reads_on_genes_genefull": s.get("Reads Mapped to GeneFull: Unique GeneFull"),
-            "sequencing_saturation": s.get("Sequencing Saturation"),
-            **numbers,
-        })
+        rows.append(
+            {
+                "sample": sample,
+                "reads": s.get("Number of Reads"),
+                "valid_barcodes": s.get("Reads With Valid Barcodes"),
+                "mapped_unique": s.get("Reads Mapped to Genome: Unique"),
+                "reads_on_genes_genefull": s.get("Reads Mapped to GeneFull: Unique GeneFull"),
+                "sequencing_saturation": s.get("Sequencing Saturation"),
+                **numbers,
+            }
+        )
     return pd.DataFrame(rows)

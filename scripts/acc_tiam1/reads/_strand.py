@@ -24,14 +24,17 @@ STRANDEDNESS = ("unstranded", "forward", "reverse")
 #: featureCounts ``-s`` code of each strandedness.
 FEATURECOUNTS_STRAND = {"unstranded": 0, "forward": 1, "reverse": 2}
 #: salmon library types (paired, single) of each strandedness (dUTP libraries: reverse).
-SALMON_LIBTYPE = {"unstranded": ("IU", "U"), "forward": ("ISF", "SF"),
-                  "reverse": ("ISR", "SR")}
+SALMON_LIBTYPE = {"unstranded": ("IU", "U"), "forward": ("ISF", "SF"), "reverse": ("ISR", "SR")}
 _FORWARD_FORMATS = ("ISF", "OSF", "MSF", "SF")
 _REVERSE_FORMATS = ("ISR", "OSR", "MSR", "SR")
 
 
-def call_strandedness(forward: float, reverse: float, stranded_threshold: float = 0.8,
-                      unstranded_threshold: float = 0.1) -> tuple[str, float]:
+def call_strandedness(
+    forward: float,
+    reverse: float,
+    stranded_threshold: float = 0.8,
+    unstranded_threshold: float = 0.1,
+) -> tuple[str, float]:
     """Call strandedness from counts of forward and reverse fragments.
 
     Parameters
@@ -73,15 +76,18 @@ def salmon_orientation(path: str | Path) -> tuple[float, float]:
 
 
 def star_orientation(path: str | Path) -> tuple[float, float]:
-    """Forward and reverse read counts from STAR's ``ReadsPerGene.out.tab`` (columns 3, 4),
-    summed over genes (the ``N_`` summary lines are left out)."""
+    """Forward and reverse read counts from STAR's ``ReadsPerGene.out.tab``.
+
+    Columns 3 and 4, summed over genes (the ``N_`` summary lines are left out).
+    """
     table = pd.read_csv(path, sep="\t", header=None, comment=None)
     genes = table[~table[0].astype(str).str.startswith("N_")]
     return float(genes[2].sum()), float(genes[3].sum())
 
 
-def strandedness_table(orientation: Mapping[str, tuple[float, float]], configured: str,
-                       source: str) -> pd.DataFrame:
+def strandedness_table(
+    orientation: Mapping[str, tuple[float, float]], configured: str, source: str
+) -> pd.DataFrame:
     """Per-sample strandedness: inferred, checked against the others, and the one used.
 
     Parameters
@@ -108,8 +114,15 @@ def strandedness_table(orientation: Mapping[str, tuple[float, float]], configure
     rows = []
     for sample, (fwd, rev) in orientation.items():
         call, fraction = call_strandedness(fwd, rev)
-        rows.append({"sample": sample, "source": source, "forward_fraction": round(fraction, 4),
-                     "inferred": call, "configured": configured})
+        rows.append(
+            {
+                "sample": sample,
+                "source": source,
+                "forward_fraction": round(fraction, 4),
+                "inferred": call,
+                "configured": configured,
+            }
+        )
     table = pd.DataFrame(rows)
     determined = table.loc[table["inferred"] != "undetermined", "inferred"]
     majority = Counter(determined).most_common(1)[0][0] if len(determined) else None
@@ -118,7 +131,9 @@ def strandedness_table(orientation: Mapping[str, tuple[float, float]], configure
         raise InputError(
             "the library strandedness could not be determined from any sample (fraction of "
             f"fragments in forward orientation: {shown}); set bulk.strandedness to "
-            "unstranded, forward or reverse.", "bulk.strandedness")
+            "unstranded, forward or reverse.",
+            "bulk.strandedness",
+        )
     flags, used = [], []
     for row in table.itertuples():
         flag = []
