@@ -13,14 +13,16 @@ from __future__ import annotations
 import gzip
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import io as spio
-from scipy import sparse
 
 from ..errors import InputError
 from ..io import atomic_output
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 #: Cell barcode and UMI lengths of 10x Chromium 3' chemistries (read 1 = barcode + UMI).
 CHEMISTRY = {"v2": {"cb_len": 16, "umi_len": 10}, "v3": {"cb_len": 16, "umi_len": 12}}
@@ -109,7 +111,11 @@ def read_solo_summary(path: str | Path) -> dict[str, float | str]:
 
 
 def read_solo_matrix(folder: str | Path) -> tuple[sparse.csc_matrix, list[str], pd.DataFrame]:
-    """A STARsolo matrix folder: genes x barcodes counts, barcodes, features table."""
+    """A STARsolo matrix folder: genes x barcodes counts (CSC), barcodes, features table."""
+    # scipy is imported here: the package is imported when Snakemake reads the config.
+    from scipy import io as spio
+    from scipy import sparse
+
     folder = Path(folder)
     matrix = sparse.csc_matrix(spio.mmread(folder / "matrix.mtx"))
     barcodes = (folder / "barcodes.tsv").read_text().split()
@@ -133,6 +139,9 @@ def write_matrix_folder(
     folder
         Destination (created).
     """
+    from scipy import io as spio
+    from scipy import sparse
+
     folder = Path(folder)
     with atomic_output(folder / "matrix.mtx.gz") as tmp, gzip.open(tmp, "wb") as handle:
         spio.mmwrite(handle, sparse.coo_matrix(matrix).astype(np.int64), field="integer")
