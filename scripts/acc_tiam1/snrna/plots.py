@@ -513,9 +513,7 @@ def contamination(table: pd.DataFrame):
     ax.errorbar(x, rho, yerr=[rho - low, high - rho], fmt="none", ecolor=GREY, capsize=3)
     droplets = (table.get("soup_basis", "") == "empty_droplets").to_numpy()
     if droplets.any():
-        ax.scatter(
-            x[droplets], rho[droplets], color=KEPT, zorder=3, label="soup: empty droplets"
-        )
+        ax.scatter(x[droplets], rho[droplets], color=KEPT, zorder=3, label="soup: empty droplets")
     if (~droplets).any():
         ax.scatter(
             x[~droplets],
