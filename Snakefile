@@ -1,3 +1,5 @@
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.20")
@@ -10,7 +12,13 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-report: "workflow/report/workflow.rst"
+# The report's start page (workflow description) is written by rule report_start_page
+# from this run's results: key findings and warnings first. Snakemake reads it when it
+# renders the report, after the run.
+START_PAGE = "results/report/start.rst"
+
+
+report: os.path.abspath(START_PAGE)
 
 
 include: "workflow/rules/common.smk"

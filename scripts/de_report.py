@@ -33,7 +33,8 @@ def main(smk):
             volcano,
         )
         plotting.save(plots.ma(table, title, p.padj_threshold, p.label_top, p.highlight_genes), ma)
-        io.write_text(interactive_table(table, title, p.note, p.max_rows), html)
+        keep = table["gene"].isin(p.highlight_genes)
+        io.write_text(interactive_table(table, title, p.note, p.max_rows, keep), html)
 
 
 run_rule(main, snakemake)

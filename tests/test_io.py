@@ -191,3 +191,18 @@ def test_atomic_output_keeps_usual_permissions_and_cleans_up_on_error(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("killed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.html", "x.tsv"]
+
+
+def test_interactive_table_keeps_highlighted_genes_beyond_the_row_limit():
+    import json
+    import re
+
+    from acc_tiam1.html_table import interactive_table
+
+    table = pd.DataFrame({"gene": [f"g{i}" for i in range(10)] + ["Tiam1"], "padj": range(11)})
+    page = interactive_table(table, "t", max_rows=3, keep=table["gene"].isin(["Tiam1"]))
+    payload = json.loads(re.search(r"id='data'>(.*?)</script>", page).group(1))
+    assert [r[0] for r in payload["rows"]] == ["g0", "g1", "g2", "Tiam1"]
+    assert "first 3 plus 1 highlighted gene(s) of 11 rows" in page
+    plain = interactive_table(table, "t", max_rows=3)
+    assert len(json.loads(re.search(r"id='data'>(.*?)</script>", plain).group(1))["rows"]) == 3

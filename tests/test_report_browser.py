@@ -86,3 +86,29 @@ def test_interactive_de_table_searches_and_sorts(browser, bulk_demo_run):
     second = float(page.locator("#body tr").nth(1).locator("td").nth(2).inner_text())
     assert first <= second
     assert problems == {"console": [], "failed": [], "remote": []}, problems
+
+
+@skip_no_browser
+def test_start_page_shows_key_findings_and_heatmap_on_first_view(browser, bulk_demo_run):
+    # The answer must be on the first screen a PI sees, before any click: the
+    # key-findings sentences written from this run's rescue table and the NES heatmap.
+    import pandas as pd
+    from acc_tiam1 import rescue
+
+    findings = pd.read_csv(bulk_demo_run / "results" / "key_findings.tsv", sep="\t", index_col=None)
+    sentences = rescue.findings_summary(findings)
+    assert sentences, "the demo plants pathway changes; the findings table is empty"
+    page, problems = open_page(browser, bulk_demo_run / "results" / "report.html")
+    visible = page.inner_text("body")
+    assert "Key findings" in visible and "Warnings" in visible
+    for sentence in sentences:
+        assert sentence in visible, (sentence, visible[:3000])
+    # On the first screen, without scrolling: Snakemake centres an overflowing start page
+    # vertically, cutting off its top, unless the workflow's report stylesheet is used.
+    title = page.get_by_text("Key findings", exact=True).first.bounding_box()
+    first = page.get_by_text(sentences[0]).first.bounding_box()
+    assert 0 <= title["y"] < first["y"] < 900 - first["height"], (title, first)
+    heatmap = page.locator("img[alt^='NES heatmap']")
+    assert heatmap.count() == 1 and heatmap.first.is_visible()
+    assert heatmap.first.evaluate("img => img.naturalWidth") > 100
+    assert problems == {"console": [], "failed": [], "remote": []}, problems

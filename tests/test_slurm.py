@@ -62,7 +62,7 @@ def test_bulk_branch_through_slurm_matches_local_run(tmp_path, bulk_demo_run):
     )
     jobs = planned_jobs(proc.stdout)
     jobs.pop("all")  # a local rule
-    profile = yaml.safe_load((REPO / "workflow/profiles/slurm/profile.yaml").read_text())
+    profile = yaml.safe_load((REPO / "profiles/slurm/profile.yaml").read_text())
     grouped = dict(entry.split("=") for entry in profile["groups"])
     # Every job of a rule outside the groups is one submission; the grouped ones (figures,
     # summary tables) go in one submission per group (group-components are large enough).

@@ -63,7 +63,13 @@ def _cell(value):
     return value
 
 
-def interactive_table(table: pd.DataFrame, title: str, note: str = "", max_rows: int = 5000) -> str:
+def interactive_table(
+    table: pd.DataFrame,
+    title: str,
+    note: str = "",
+    max_rows: int = 5000,
+    keep: pd.Series | None = None,
+) -> str:
     """Render a table as a standalone HTML page with search, sort and paging.
 
     Parameters
@@ -76,6 +82,9 @@ def interactive_table(table: pd.DataFrame, title: str, note: str = "", max_rows:
         One line under the heading (what the table is, where the full file is).
     max_rows
         Rows beyond this are left out (the note says so), which keeps the report small.
+    keep
+        Boolean mask of rows shown even beyond ``max_rows`` (the genes a reader will
+        search for, such as Tiam1), in table order after the first ``max_rows``.
 
     Returns
     -------
@@ -83,8 +92,13 @@ def interactive_table(table: pd.DataFrame, title: str, note: str = "", max_rows:
     """
     shown = table.head(max_rows)
     if len(table) > max_rows:
+        extra = table.iloc[max_rows:]
+        if keep is not None:
+            extra = extra[keep.iloc[max_rows:].to_numpy(dtype=bool)]
+            shown = pd.concat([shown, extra])
+        also = f" plus {len(extra)} highlighted gene(s)" if keep is not None and len(extra) else ""
         note = (f"{note} " if note else "") + (
-            f"Showing the first {max_rows} of {len(table)} rows; the TSV has them all."
+            f"Showing the first {max_rows}{also} of {len(table)} rows; the TSV has them all."
         )
     numeric = [
         bool(pd.api.types.is_numeric_dtype(shown[c])) and not pd.api.types.is_bool_dtype(shown[c])

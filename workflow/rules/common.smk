@@ -136,6 +136,42 @@ def snrna_outputs():
     )
 
 
+def start_page_sex_tables():
+    """{input name: branch label} of the sex-check tables the start page reads."""
+    out = {}
+    if BULK is not None:
+        out["bulk_sex"] = "bulk"
+    if SNRNA is not None:
+        out["snrna_sex"] = "single-nucleus"
+    return out
+
+
+def start_page_heatmap_contrasts():
+    """Contrasts whose NES heatmap opens the report: the pain contrast (else the first)."""
+    if BULK is None and SNRNA is None:
+        return []
+    return [RESCUE.pain_contrast if RESCUE is not None else CONTRAST_NAMES[0]]
+
+
+def start_page_inputs(wildcards):
+    """Result tables the start page is written from (only those of branches that run)."""
+    inputs = {}
+    if BULK is not None:
+        inputs["bulk_sex"] = rules.bulk_sample_qc.output.sex
+    if SNRNA is not None:
+        inputs["snrna_sex"] = rules.snrna_pseudobulk.output.sex
+        inputs["snrna_summary"] = rules.snrna_de_summary.output.summary
+        inputs["snrna_plan"] = rules.snrna_pseudobulk.output.plan
+        inputs["snrna_integration"] = rules.snrna_integrate.output.info
+    if RESCUE is not None and (BULK is not None or SNRNA is not None):
+        inputs["findings"] = rules.rescue_key_findings.output.table
+    contrasts = start_page_heatmap_contrasts()
+    if contrasts:
+        heatmaps = dict(zip(CONTRAST_NAMES, rules.enrichment_heatmap.output.heatmaps))
+        inputs["heatmaps"] = [heatmaps[c] for c in contrasts]
+    return inputs
+
+
 def all_outputs():
     return (
         reads_outputs()
@@ -143,7 +179,7 @@ def all_outputs():
         + enrichment_outputs()
         + rescue_outputs()
         + snrna_outputs()
-        + rule_outputs("provenance")
+        + rule_outputs("provenance", "report_start_page")
     )
 
 

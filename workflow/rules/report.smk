@@ -28,3 +28,26 @@ rule provenance:
         titles=dataset_titles(),
     script:
         "../../scripts/provenance.py"
+
+
+rule report_start_page:
+    input:
+        unpack(start_page_inputs),
+        description="workflow/report/workflow.rst",
+    output:
+        page=START_PAGE,
+    log:
+        "logs/report_start_page.log",
+    benchmark:
+        "benchmarks/report_start_page.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(800),
+        runtime=runtime(5),
+    params:
+        sex_tables=start_page_sex_tables(),
+        heatmap_contrasts=start_page_heatmap_contrasts(),
+    script:
+        "../../scripts/report_start_page.py"
