@@ -96,3 +96,38 @@ def test_normalized_counts_and_summary(simulated):
     summary = de.summarise_tables({"pain": de.contrast_table(dds, PAIN, genes)}, 0.1)
     assert summary.loc[0, "up_padj_lt_0.1"] >= 18
     assert summary.loc[0, "genes_tested"] == 299
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("sizes", [(3, 4), (2, 14, 25)])
+def test_filter_by_expr_equals_edger(tmp_path, sizes):
+    """The gene filter keeps exactly the genes edgeR's filterByExpr(y, group=) keeps.
+
+    Unequal groups and a group above ``large.n`` (the min.prop branch); low counts around
+    the CPM cut-off so both criteria decide for some genes.
+    """
+    import subprocess
+
+    from _helpers import r_package_missing
+
+    reason = r_package_missing("edgeR")
+    if reason:
+        pytest.skip(reason)
+    rng = np.random.default_rng(sum(sizes))
+    groups = [f"grp{i}" for i, n in enumerate(sizes) for _ in range(n)]
+    n_samples = len(groups)
+    mu = np.exp(rng.uniform(-1.5, 4.0, 2000))[:, None] * rng.uniform(0.5, 2.0, n_samples)
+    counts = pd.DataFrame(rng.negative_binomial(5, 5 / (5 + mu)))
+    counts.to_csv(tmp_path / "y.tsv", sep="\t", index=False)
+    pd.Series(groups).to_csv(tmp_path / "g.tsv", sep="\t", index=False, header=False)
+    script = (
+        "suppressMessages(library(edgeR)); "
+        "y <- as.matrix(read.delim('y.tsv')); "
+        "g <- read.delim('g.tsv', header = FALSE)[[1]]; "
+        "writeLines(as.character(as.integer(filterByExpr(y, group = g))), 'keep.txt')"
+    )
+    subprocess.run(["Rscript", "-e", script], cwd=tmp_path, check=True, capture_output=True)
+    r_keep = np.loadtxt(tmp_path / "keep.txt", dtype=int).astype(bool)
+    ours = de.filter_by_expr(counts, groups)
+    assert 0.2 < ours.mean() < 0.9  # the cut-off decides for many genes
+    np.testing.assert_array_equal(ours, r_keep)
