@@ -205,7 +205,7 @@ SETTINGS = [
     ("snrna.integration.umap_min_dist", 0.15, "min_dist 0.15"),
     ("snrna.integration.batch_key", "cohort", "column 'cohort'"),
     ("snrna.annotation.resolution", 0.65, "resolution 0.65"),
-    ("snrna.annotation.min_evidence", 1.7, "if that evidence was at least 1.7"),
+    ("snrna.annotation.min_evidence", 1.7, "(i) that evidence was at least 1.7"),
     ("snrna.annotation.min_margin", 0.35, "was at least 0.35, as SingleR"),
     ("snrna.annotation.min_fraction", 0.55, "at least 55% of the cluster's nuclei"),
     ("snrna.annotation.min_score", 0.42, "its mean score was at least 0.42"),

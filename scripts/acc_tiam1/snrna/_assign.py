@@ -40,8 +40,13 @@ Rules, in order (the first that fails gives the cluster's ``status``):
 2. ``below_min_score``: only when ``min_score`` is set, the best type's mean score is
    below it (the former absolute rule, kept for old configurations).
 3. ``two_classes``: a type of another ``class`` of the marker table (neuronal and glial
-   classes exclude each other) also has evidence of at least ``min_evidence``: doublets
-   or a mixed cluster.
+   classes exclude each other) that is itself the best type of some cluster (a source)
+   has evidence of at least ``min_evidence`` here, and its *share* (evidence here over
+   its evidence in its strongest own cluster) is at least ``1 - min_margin`` times the
+   best type's share: the cluster lies between two source clusters of exclusive classes,
+   as scDblFinder's ``findDoubletClusters`` looks for doublet clusters (Germain et al.
+   2021). A type absent from the data, or a little cross-talk of a present one, does not
+   make a cluster Unassigned.
 4. ``ambiguous``: the relative margin over the runner-up, ``1 - e2 / e1``, is below
    ``min_margin`` (SingleR prunes on the difference to the next label,
    ``pruneScores(min.diff.next)``, Aran et al. 2019; Garnett requires odds of 1.5 between
@@ -94,8 +99,10 @@ CLUSTER_COLUMNS = (
     "second_evidence",
     "margin",
     "fraction_agree",
+    "best_share",
     "other_class_type",
     "other_class_evidence",
+    "other_class_share",
     "reason",
 )
 
@@ -169,17 +176,34 @@ def marker_evidence(scores: pd.DataFrame, clusters: pd.Series) -> Evidence:
     return Evidence(means, background, noise, cluster_ev, nucleus_ev)
 
 
-def _other_class(ev: pd.Series, best: str, classes: Mapping[str, str], floor: float):
+def _source_strength(ev: pd.DataFrame, min_evidence: float) -> pd.Series:
+    """Per type, its evidence in the strongest cluster it is the best type of.
+
+    Those clusters are the sources a doublet cluster lies between; types best nowhere
+    are left out.
+    """
+    best = ev.idxmax(axis=1)
+    own = ev.max(axis=1) >= min_evidence
+    return pd.Series({t: ev.loc[own & (best == t), t].max() for t in best[own].unique()})
+
+
+def _other_class(
+    ev: pd.Series, best: str, classes: Mapping[str, str], strength: pd.Series, floor: float
+) -> tuple[str, float, float]:
+    """The type of another class with the largest share of its source strength here."""
     own = str(classes.get(best, "") or "")
     if not own:
-        return "", np.nan
-    for t, e in ev.items():
-        other = str(classes.get(t, "") or "")
-        if other and other != own and e >= floor:
-            return t, float(e)
-        if e < floor:
-            break
-    return "", np.nan
+        return "", np.nan, np.nan
+    cand = [
+        t
+        for t, e in ev.items()
+        if t in strength.index and e >= floor and str(classes.get(t, "") or "") not in ("", own)
+    ]
+    if not cand:
+        return "", np.nan, np.nan
+    shares = {t: float(ev[t] / strength[t]) for t in cand}
+    top = max(shares, key=shares.get)
+    return top, float(ev[top]), shares[top]
 
 
 def _decide(row: dict, rules: Mapping, classes: Mapping[str, str]) -> tuple[str, str]:
@@ -194,11 +218,12 @@ def _decide(row: dict, rules: Mapping, classes: Mapping[str, str]) -> tuple[str,
         return "below_min_score", (
             f"{t1}'s mean score {row['best_score']:.2f} < min_score {rules['min_score']:g}"
         )
-    if row["other_class_type"]:
-        o = row["other_class_type"]
+    o = row["other_class_type"]
+    if o and row["other_class_share"] >= (1 - rules["min_margin"]) * row["best_share"]:
         return "two_classes", (
-            f"markers of two classes: {t1} ({classes.get(t1)}, evidence {e1:.1f}) and {o} "
-            f"({classes.get(o)}, {row['other_class_evidence']:.1f}); doublets or a mixed cluster"
+            f"markers of two classes: {t1} ({classes.get(t1)}) at {row['best_share']:.0%} and "
+            f"{o} ({classes.get(o)}) at {row['other_class_share']:.0%} of their strength in "
+            "their own clusters; doublets or a mixed cluster"
         )
     if row["margin"] < rules["min_margin"]:
         return "ambiguous", (
@@ -246,8 +271,9 @@ def assign_clusters(
         One row per cluster (index ``cluster``, as text), :data:`CLUSTER_COLUMNS`:
         nuclei, assigned ``cell_type``, ``status``, best type with its evidence and mean
         score, runner-up with its evidence, relative ``margin``, ``fraction_agree``, the
-        strongest type of another class with evidence (if any) and the ``reason`` of an
-        Unassigned label.
+        best type's share of its source strength, the type of another class (present as
+        a source) with the largest share here (if it has evidence), and the ``reason`` of
+        an Unassigned label.
     """
     rules = {
         "min_evidence": min_evidence,
@@ -260,6 +286,7 @@ def assign_clusters(
     labels = clusters.loc[ev.nuclei.index].astype(str)
     nucleus_best = nucleus_types(ev, min_evidence)
     one = len(ev.clusters) == 1
+    strength = _source_strength(ev.clusters, min_evidence)
     rows = []
     for cluster in ev.clusters.index:
         order = ev.clusters.loc[cluster].sort_values(ascending=False)
@@ -269,7 +296,7 @@ def assign_clusters(
         t2 = order.index[1] if len(order) > 1 else ""
         e2 = float(order.iloc[1]) if t2 else np.nan
         margin = 1.0 - max(e2, 0.0) / e1 if e1 > 0 and t2 else (1.0 if e1 > 0 else 0.0)
-        other, other_ev = _other_class(order, t1, classes, min_evidence)
+        other, other_ev, other_share = _other_class(order, t1, classes, strength, min_evidence)
         row = {
             "cluster": str(cluster),
             "n_nuclei": len(members),
@@ -280,8 +307,10 @@ def assign_clusters(
             "second_evidence": e2,
             "margin": margin,
             "fraction_agree": float((nucleus_best.loc[members] == t1).mean()),
+            "best_share": e1 / strength[t1] if t1 in strength.index else np.nan,
             "other_class_type": other,
             "other_class_evidence": other_ev,
+            "other_class_share": other_share,
             "_sorted": order,
             "_one": one,
         }
@@ -289,9 +318,9 @@ def assign_clusters(
         row["cell_type"] = t1 if row["status"] == "assigned" else UNASSIGNED
         rows.append(row)
     table = pd.DataFrame(rows).set_index("cluster")[list(CLUSTER_COLUMNS)]
-    for col in ("best_evidence", "best_score", "second_evidence", "margin", "fraction_agree"):
+    numeric = [c for c in CLUSTER_COLUMNS if c.endswith(("_evidence", "_score", "_share"))]
+    for col in [*numeric, "margin", "fraction_agree"]:
         table[col] = table[col].astype(float).round(4)
-    table["other_class_evidence"] = table["other_class_evidence"].astype(float).round(4)
     if one:
         log.warning("one Leiden cluster only: relative evidence needs several clusters")
     return table
@@ -393,7 +422,9 @@ def annotation_warnings(
             )
             continue
         col = evidence.clusters[t]
-        top = str(col.idxmax())
+        top = col.idxmax()
+        there = table.at[top, "cell_type"] if top in table.index else UNASSIGNED
+        where = f"cluster {top}" + (f", which is {there}" if there != UNASSIGNED else "")
         rows.append(
             {
                 "kind": "absent",
@@ -402,8 +433,8 @@ def annotation_warnings(
                 "n_nuclei": 0,
                 "evidence": round(float(col.max()), 4),
                 "message": (
-                    f"{t}: in the marker table but no cluster matches it (highest evidence "
-                    f"{col.max():.2f} in cluster {top}, < {min_evidence:g}); it is not tested."
+                    f"{t}: in the marker table but no cluster is {t} (highest evidence "
+                    f"{col.max():.2f}, in {where}); it is not tested."
                 ),
             }
         )
