@@ -252,6 +252,10 @@ def test_many_absent_types_fold_into_one_sentence():
     assert "2 cell types of the marker table match no cluster and are not tested: ExcB, Glia2." in (
         sentences
     )
+    assert (
+        "2 cell types of the marker table have none of their markers in the data and cannot "
+        "be found: Z1, Z2." in sentences
+    )
 
 
 # --- the demo: full depth and a shallow copy --------------------------------------------

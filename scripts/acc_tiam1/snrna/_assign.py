@@ -208,7 +208,7 @@ def _other_class(
 
 def _decide(row: dict, rules: Mapping, classes: Mapping[str, str]) -> tuple[str, str]:
     t1, t2, e1 = row["best_type"], row["second_type"], row["best_evidence"]
-    if len(row["_sorted"]) == 0 or e1 < rules["min_evidence"]:
+    if e1 < rules["min_evidence"]:
         single = " (the data have one cluster: nothing to compare with)" if row["_one"] else ""
         return "no_match", (
             f"matches no type: the best, {t1}, is {e1:.2f} SD above its background "
@@ -311,7 +311,6 @@ def assign_clusters(
             "other_class_type": other,
             "other_class_evidence": other_ev,
             "other_class_share": other_share,
-            "_sorted": order,
             "_one": one,
         }
         row["status"], row["reason"] = _decide(row, rules, classes)
@@ -457,7 +456,7 @@ def annotation_warnings(
 
 
 def warning_sentences(warnings: pd.DataFrame) -> list[str]:
-    """The warnings as sentences for a report, absent types folded into one sentence.
+    """The warnings as sentences for a report; several absent types make one sentence.
 
     Parameters
     ----------
@@ -481,7 +480,14 @@ def warning_sentences(warnings: pd.DataFrame) -> list[str]:
             f"{len(absent)} cell types of the marker table match no cluster and are not "
             f"tested: {', '.join(absent)}."
         )
-    out += list(warnings.loc[warnings["kind"] == "not_scored", "message"])
+    unscored = warnings.loc[warnings["kind"] == "not_scored", "cell_type"].astype(str).tolist()
+    if len(unscored) == 1:
+        out += list(warnings.loc[warnings["kind"] == "not_scored", "message"])
+    elif unscored:
+        out.append(
+            f"{len(unscored)} cell types of the marker table have none of their markers in "
+            f"the data and cannot be found: {', '.join(unscored)}."
+        )
     unmatched = warnings[warnings["kind"] == "unmatched"]
     if len(unmatched) > 3:
         out.append(
