@@ -15,8 +15,8 @@ Conventions
 Layout: ``_readers`` (10x .h5, matrix folders, .h5ad), ``_qc`` (per-sample QC and
 doublets), ``_integrate`` (merge, normalise, PCA, Harmony in ``_harmony``, kNN, UMAP,
 Leiden), ``_annotate`` (marker scores, per-nucleus tables), ``_assign`` (cluster
-labels from relative marker evidence, annotation warnings), ``_composition``, ``_pseudobulk``
-(counts per animal x cell type, filters, DE plan), ``_pathway``; figures in
+labels from relative marker evidence, annotation warnings), ``_composition``,
+``_pseudobulk`` (counts per animal x cell type, filters, DE plan), ``_pathway``; figures in
 :mod:`acc_tiam1.snrna.plots`. The demo's nuclei are simulated by :mod:`acc_tiam1.demo`.
 """
 
