@@ -16,14 +16,15 @@ def main(smk):
     adata.obsp = graph.obsp
     adata.uns["neighbors"] = graph.uns["neighbors"]
     p = smk.params.annotation
-    table = snrna.annotate(
-        adata, markers, p["resolution"], p["min_score"], p["min_fraction"], smk.params.seed
-    )
+    table, warnings = snrna.annotate(adata, markers, p["resolution"], smk.params.seed, p)
     counts = adata.obs["cell_type"].value_counts()
     logging.info(
         "%d Leiden clusters; nuclei per cell type:\n%s", len(table), counts[counts > 0].to_string()
     )
+    for sentence in snrna.warning_sentences(warnings):
+        logging.warning("%s", sentence)
     io.write_tsv(table, smk.output.clusters)
+    io.write_tsv(warnings, smk.output.warnings, index=False)
     io.write_tsv(snrna.annotation_table(adata), smk.output.nuclei)
 
 

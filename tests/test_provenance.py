@@ -90,6 +90,7 @@ CLUSTERS = pd.DataFrame(
         "cluster": ["0", "1", "2", "3"],
         "n_nuclei": [900, 600, 450, 60],
         "cell_type": ["L2/3 IT", "Oligo", "Astro", "Unassigned"],
+        "status": ["assigned", "assigned", "assigned", "no_match"],
     }
 )
 #: pseudobulk samples.tsv: 3 animals x 3 types; one Astro sample too small.
@@ -204,8 +205,10 @@ SETTINGS = [
     ("snrna.integration.umap_min_dist", 0.15, "min_dist 0.15"),
     ("snrna.integration.batch_key", "cohort", "column 'cohort'"),
     ("snrna.annotation.resolution", 0.65, "resolution 0.65"),
-    ("snrna.annotation.min_score", 0.42, "at least 0.42"),
+    ("snrna.annotation.min_evidence", 1.7, "(i) that evidence was at least 1.7"),
+    ("snrna.annotation.min_margin", 0.35, "was at least 0.35, as SingleR"),
     ("snrna.annotation.min_fraction", 0.55, "at least 55% of the cluster's nuclei"),
+    ("snrna.annotation.min_score", 0.42, "its mean score was at least 0.42"),
     ("snrna.markers", "my/markers.tsv", "marker table my/markers.tsv"),
     ("snrna.composition.pseudocount", 0.25, "pseudocount of 0.25"),
     ("snrna.design", "~ batch + condition", "on the design ~ batch + condition"),
@@ -248,6 +251,28 @@ def test_every_setting_is_reflected_in_the_text(key, value, expected):
         assert expected in changed
 
 
+def test_unassigned_clusters_are_counted_by_rule():
+    clusters = pd.concat(
+        [
+            CLUSTERS,
+            pd.DataFrame(
+                {
+                    "cluster": ["4", "5", "6"],
+                    "n_nuclei": [40, 30, 20],
+                    "cell_type": ["Unassigned"] * 3,
+                    "status": ["two_classes", "low_agreement", "two_classes"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    text = provenance.snrna_clustering_methods(
+        CONFIG["snrna"], INFO, MARKERS, clusters, VERSIONS, CONFIG["seed"]
+    )
+    assert "Unassigned (4 of 7 clusters, 150 nuclei). Of these, 1 matched no type, " in text
+    assert "2 had markers of two classes and 1 had too few agreeing nuclei. " in text
+
+
 def test_default_text_names_tools_versions_and_numbers():
     text = methods_text(CONFIG)
     for phrase in [
@@ -272,7 +297,8 @@ def test_default_text_names_tools_versions_and_numbers():
         "on the Harmony-corrected components",
         "igraph 1.0.0",
         "(3 cell types, 6 marker genes)",
-        "Unassigned (1 of 4 clusters, 60 nuclei)",
+        "Unassigned (1 of 4 clusters, 60 nuclei). Of these, 1 matched no type.",
+        "the 25th percentile of the clusters' mean scores",
         "t-test on the residual degrees of freedom",
         "sc.get.aggregate",
         "(1 of 9 animal \u00d7 cell type samples)",

@@ -354,21 +354,7 @@ def test_sample_qc_nothing_left_is_an_error():
         snrna.sample_qc(a, "S1", {"min_counts": 10**9, "doublets": False}, seed=1)
 
 
-# --- annotation ---------------------------------------------------------------------
-
-
-def test_assign_clusters_unassigned():
-    scores = pd.DataFrame(
-        {"A": [2.0, 2.2, 0.1, 0.0, 0.2, 1.0], "B": [0.0, 0.1, 0.2, 0.1, 0.1, 1.1]},
-        index=[f"n{i}" for i in range(6)],
-    )
-    clusters = pd.Series(["0", "0", "1", "1", "2", "2"], index=scores.index)
-    table = snrna.assign_clusters(scores, clusters, min_score=0.5, min_fraction=0.6)
-    assert table.loc["0", "cell_type"] == "A"
-    assert table.loc["1", "cell_type"] == snrna.UNASSIGNED
-    assert "best mean score" in table.loc["1", "reason"]
-    assert table.loc["2", "cell_type"] == snrna.UNASSIGNED  # half of its nuclei prefer A
-    assert "score highest" in table.loc["2", "reason"]
+# --- annotation (cluster assignment: tests/test_annotation.py) ------------------------
 
 
 def test_marker_scores_find_the_right_type(study, sample):

@@ -94,6 +94,13 @@ rule snrna_annotate:
             subcategory="annotation",
             labels={"table": "cluster annotation"},
         ),
+        warnings=report(
+            "results/snrna/annotation/warnings.tsv",
+            caption="../report/snrna_annotation_warnings.rst",
+            category="4. snRNA clustering and annotation",
+            subcategory="annotation",
+            labels={"table": "annotation warnings"},
+        ),
     log:
         "logs/snrna/annotate.log",
     benchmark:

@@ -224,6 +224,28 @@ def _integration_text(
     )
 
 
+#: Wording of the cluster-table ``status`` of Unassigned clusters, in rule order.
+UNASSIGNED_STATUS = (
+    ("no_match", "matched no type"),
+    ("below_min_score", "fell below the minimum mean score"),
+    ("two_classes", "had markers of two classes"),
+    ("ambiguous", "matched two types without the margin"),
+    ("low_agreement", "had too few agreeing nuclei"),
+)
+
+
+def _unassigned_text(unassigned: pd.DataFrame) -> str:
+    """``Of these, 1 matched no type and 2 had markers of two classes. `` (or nothing)."""
+    if unassigned.empty or "status" not in unassigned.columns:
+        return ""
+    counts = unassigned["status"].astype(str).value_counts()
+    parts = [f"{counts[key]} {words}" for key, words in UNASSIGNED_STATUS if key in counts]
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Of these, {listed}. "
+
+
 def _annotation_text(
     annotation: Mapping,
     markers: pd.DataFrame,
@@ -234,6 +256,13 @@ def _annotation_text(
 ) -> str:
     unassigned = clusters[clusters["cell_type"].astype(str) == "Unassigned"]
     n_markers = len({g for genes in markers["markers"] for g in genes})
+    evidence = annotation.get("min_evidence", 1.0)
+    min_score = annotation.get("min_score")
+    floor = (
+        f", its mean score was at least {min_score:g} (an absolute floor)"
+        if min_score is not None
+        else ""
+    )
     return (
         "Nuclei were clustered with the Leiden algorithm (igraph "
         f"{_v(versions, 'igraph')} implementation, resolution "
@@ -242,13 +271,29 @@ def _annotation_text(
         f"{markers_path} ({len(markers)} cell types, {n_markers} marker genes): a nucleus' "
         "score for a cell type was the mean z-score of the log-normalised expression of "
         "that type's markers (each marker standardised over all nuclei and clipped at "
-        "\u00b110), and a cluster received the cell type with the highest mean score in it if "
-        f"that mean was at least {annotation.get('min_score', 0.5):g} and at least "
-        f"{100 * annotation.get('min_fraction', 0.3):g}% of the cluster's nuclei scored "
-        "highest for that type themselves; otherwise the cluster was labelled Unassigned "
-        f"({len(unassigned)} of {len(clusters)} clusters, {_n(unassigned['n_nuclei'].sum())} "
-        "nuclei). "
-        "Unassigned nuclei were left out of the composition and pseudobulk analyses. "
+        "\u00b110). Because standardising over all nuclei caps the score of abundant types, "
+        "scores were compared within the data, per type: the evidence for a type in a "
+        "cluster was the cluster's mean score minus the type's background (the 25th "
+        "percentile of the clusters' mean scores), divided by the type's within-cluster "
+        "standard deviation of the score (cluster variances averaged), in the way decoupler "
+        "ranks marker-set scores between groups (Badia-i-Mompel et al. 2022). A cluster "
+        "received the type with the highest evidence if (i) that evidence was at least "
+        f"{evidence:g}{floor}; (ii) no type of another class of the marker table (neuronal "
+        "and glial classes exclude each other) that was the best type of clusters of its own "
+        f"had evidence of at least {evidence:g} there with a share of its own clusters' "
+        f"evidence of at least {1 - annotation.get('min_margin', 0.5):g} times the best "
+        "type's share (a cluster between two source clusters, the pattern of doublet "
+        "clusters that scDblFinder's findDoubletClusters looks for; Germain et al. 2021); "
+        "(iii) the relative margin over the runner-up type (1 \u2212 its evidence / the "
+        f"best's) was at least {annotation.get('min_margin', 0.5):g}, as SingleR and Garnett "
+        "require a margin over the next label (Aran et al. 2019; Pliner et al. 2019); and "
+        f"(iv) at least {100 * annotation.get('min_fraction', 0.5):g}% of the cluster's "
+        "nuclei had that type as their own (their best, with evidence of at least "
+        f"{evidence:g} per nucleus); otherwise the cluster was "
+        f"labelled Unassigned ({len(unassigned)} of {len(clusters)} clusters, "
+        f"{_n(unassigned['n_nuclei'].sum())} nuclei). "
+        + _unassigned_text(unassigned)
+        + "Unassigned nuclei were left out of the composition and pseudobulk analyses. "
     )
 
 

@@ -14,8 +14,9 @@ Conventions
 
 Layout: ``_readers`` (10x .h5, matrix folders, .h5ad), ``_qc`` (per-sample QC and
 doublets), ``_integrate`` (merge, normalise, PCA, Harmony in ``_harmony``, kNN, UMAP,
-Leiden), ``_annotate`` (marker-based cluster labels), ``_composition``, ``_pseudobulk``
-(counts per animal x cell type, filters, DE plan), ``_pathway``; figures in
+Leiden), ``_annotate`` (marker scores, per-nucleus tables), ``_assign`` (cluster
+labels from relative marker evidence, annotation warnings), ``_composition``,
+``_pseudobulk`` (counts per animal x cell type, filters, DE plan), ``_pathway``; figures in
 :mod:`acc_tiam1.snrna.plots`. The demo's nuclei are simulated by :mod:`acc_tiam1.demo`.
 """
 
@@ -33,13 +34,23 @@ from ._annotate import (
     annotate,
     annotation_table,
     apply_annotation,
-    assign_clusters,
     cluster_score_means,
     gene_values,
     marker_expression,
     marker_genes,
     marker_scores,
     read_annotation_table,
+)
+from ._assign import (
+    CLUSTER_COLUMNS,
+    WARNING_COLUMNS,
+    Evidence,
+    annotation_warnings,
+    assign_clusters,
+    marker_evidence,
+    read_annotation_warnings,
+    rules_from_config,
+    warning_sentences,
 )
 from ._composition import clr, composition_counts, composition_tests
 from ._counts import (
@@ -96,16 +107,20 @@ from ._soup import SoupProfile, sample_soup, soup_table, thin_curve
 __all__ = [
     "AMBIENT_METHODS",
     "ANNOTATION_COLUMNS",
+    "CLUSTER_COLUMNS",
     "FORMAT_HELP",
     "H5AD_ID_COLUMNS",
     "H5AD_SYMBOL_COLUMNS",
     "PATH_COLUMNS",
     "QC_COLUMNS",
     "UNASSIGNED",
+    "WARNING_COLUMNS",
+    "Evidence",
     "SoupProfile",
     "ambient_by_cell_type",
     "annotate",
     "annotation_table",
+    "annotation_warnings",
     "apply_ambient",
     "apply_annotation",
     "assemble",
@@ -129,6 +144,7 @@ __all__ = [
     "log_cpm",
     "lognorm_genes",
     "mad_bounds",
+    "marker_evidence",
     "marker_expression",
     "marker_genes",
     "marker_scores",
@@ -145,11 +161,13 @@ __all__ = [
     "qc_metrics",
     "qc_thresholds",
     "read_annotation_table",
+    "read_annotation_warnings",
     "read_h5ad_parts",
     "read_qc_sample",
     "read_sample",
     "read_soup",
     "removed_by",
+    "rules_from_config",
     "safe_name",
     "safe_names",
     "sample_ambient",
@@ -161,5 +179,6 @@ __all__ = [
     "soup_table",
     "thin_curve",
     "umap",
+    "warning_sentences",
     "write_h5ad",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,13 @@ import pandas as pd
 from scipy import sparse
 
 from ..errors import InputError
+from ._assign import (
+    annotation_warnings,
+    assign_clusters,
+    marker_evidence,
+    nucleus_types,
+    rules_from_config,
+)
 from ._integrate import leiden
 from ._names import UNASSIGNED
 
@@ -60,82 +67,54 @@ def marker_scores(adata, markers: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(scores, index=adata.obs_names)
 
 
-def assign_clusters(
-    scores: pd.DataFrame,
-    clusters: pd.Series,
-    min_score: float = 0.5,
-    min_fraction: float = 0.3,
-) -> pd.DataFrame:
-    """Give each cluster the cell type whose markers score highest in it.
-
-    A cluster gets type T when T has the highest mean score over the cluster's nuclei,
-    that mean is at least ``min_score``, and at least ``min_fraction`` of the cluster's
-    nuclei have T as their own best-scoring type; otherwise it is :data:`UNASSIGNED`.
-
-    Returns
-    -------
-    One row per cluster: ``n_nuclei``, ``best_type``, ``best_score``, ``second_type``,
-    ``second_score``, ``fraction_agree``, ``cell_type``, ``reason``.
-    """
-    valid = scores.dropna(axis=1, how="all")
-    if valid.shape[1] == 0:
-        raise InputError("no cell type of the marker table can be scored.", "snrna.markers")
-    nucleus_best = valid.idxmax(axis=1)
-    rows = []
-    for cluster, idx in clusters.groupby(clusters, observed=True).groups.items():
-        means = valid.loc[idx].mean(axis=0).sort_values(ascending=False)
-        best, second = means.index[0], means.index[1] if len(means) > 1 else ""
-        frac = float((nucleus_best.loc[idx] == best).mean())
-        if means.iloc[0] < min_score:
-            label, reason = UNASSIGNED, f"best mean score {means.iloc[0]:.2f} < {min_score}"
-        elif frac < min_fraction:
-            label, reason = (
-                UNASSIGNED,
-                (f"only {frac:.0%} of nuclei score highest for {best} (< {min_fraction:.0%})"),
-            )
-        else:
-            label, reason = best, ""
-        rows.append(
-            {
-                "cluster": str(cluster),
-                "n_nuclei": len(idx),
-                "best_type": best,
-                "best_score": round(float(means.iloc[0]), 4),
-                "second_type": second,
-                "second_score": round(float(means.iloc[1]), 4) if second else np.nan,
-                "fraction_agree": round(frac, 4),
-                "cell_type": label,
-                "reason": reason,
-            }
-        )
-    return pd.DataFrame(rows).set_index("cluster")
-
-
 def annotate(
     adata,
     markers: pd.DataFrame,
     resolution: float,
-    min_score: float,
-    min_fraction: float,
     seed: int,
-) -> pd.DataFrame:
+    rules: Mapping | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Leiden clusters, marker scores and cluster-level cell types, in place.
 
     Adds obs ``leiden``, ``cell_type`` (categories: marker-table order, then
-    :data:`UNASSIGNED`), ``cell_type_nucleus`` (each nucleus' best-scoring type) and
-    ``cell_type_score``; ``obsm["marker_scores"]`` holds all scores.
+    :data:`UNASSIGNED`), ``cell_type_nucleus`` (each nucleus' own best type by relative
+    evidence, :data:`UNASSIGNED` when it has too little) and ``cell_type_score`` (its
+    score for its cluster's type); ``obsm["marker_scores"]`` holds all scores.
+
+    Parameters
+    ----------
+    adata
+        Log-normalised nuclei with the neighbour graph.
+    markers
+        The marker table (:func:`acc_tiam1.io.read_markers`).
+    resolution
+        Leiden resolution.
+    seed
+        Leiden random state.
+    rules
+        Thresholds of :func:`acc_tiam1.snrna.assign_clusters` (``snrna.annotation``
+        mapping; missing keys take their defaults).
 
     Returns
     -------
-    The cluster table of :func:`assign_clusters`.
+    clusters
+        The cluster table of :func:`acc_tiam1.snrna.assign_clusters`.
+    warnings
+        :func:`acc_tiam1.snrna.annotation_warnings` of that table.
     """
     leiden(adata, resolution, seed)
     scores = marker_scores(adata, markers)
-    table = assign_clusters(scores, adata.obs["leiden"], min_score, min_fraction)
+    rules = rules_from_config(rules)
+    evidence = marker_evidence(scores, adata.obs["leiden"])
+    classes = dict(zip(markers["cell_type"].astype(str), markers["class"].astype(str), strict=True))
+    table = assign_clusters(scores, adata.obs["leiden"], classes, evidence=evidence, **rules)
+    warnings = annotation_warnings(
+        table, evidence, markers, marker_genes(markers, adata.var["gene"]), rules["min_evidence"]
+    )
     categories = [*markers["cell_type"], UNASSIGNED]
     labels = adata.obs["leiden"].astype(str).map(table["cell_type"])
     adata.obs["cell_type"] = pd.Categorical(labels.to_numpy(), categories=categories)
-    best = scores.dropna(axis=1, how="all").idxmax(axis=1)
+    best = nucleus_types(evidence, rules["min_evidence"])
     adata.obs["cell_type_nucleus"] = pd.Categorical(best.to_numpy(), categories=categories)
     own = [
         scores.at[n, t] if t in scores.columns else np.nan
@@ -144,7 +123,7 @@ def annotate(
     adata.obs["cell_type_score"] = np.asarray(own, dtype=float)
     adata.obsm["marker_scores"] = scores.to_numpy(dtype=np.float32)
     adata.uns["marker_score_types"] = list(scores.columns)
-    return table
+    return table, warnings
 
 
 #: Columns of the per-nucleus annotation table, before the marker scores.
