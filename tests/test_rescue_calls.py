@@ -496,6 +496,8 @@ def test_key_findings_interaction_uses_camera_and_html_colours():
         findings, rescue.findings_summary(findings), pd.DataFrame(), [], {"a": "b"}
     )
     assert '<td style="background:#d9ead3">yes, partially rescued</td>' in html
+    # The same test for every row is said once, under the table.
+    assert "<th>test</th>" not in html and "<p>Calls: CAMERA ....</p>" in html
 
 
 def test_findings_settings_name_tests_and_margins():

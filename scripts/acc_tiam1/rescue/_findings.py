@@ -338,7 +338,7 @@ def key_findings_html(
         "<h2>Key findings</h2><ul>",
         *[f"<li>{_escape(s)}</li>" for s in summary],
         "</ul><h3>Focus gene sets per dataset</h3>",
-        table(_drop_empty_notes(findings)),
+        *_table_with_tests(_drop_empty_notes(findings), table),
         "<h3>Genes per rescue class</h3>",
         table(counts),
     ]
@@ -358,6 +358,14 @@ def _escape(text: str) -> str:
     )
 
 
+def _table_with_tests(df: pd.DataFrame, table) -> list[str]:
+    # One "test" text for every row: said once under the table instead of in each row.
+    tests = df["test"].dropna().unique() if "test" in df else []
+    if len(tests) != 1:
+        return [table(df)]
+    return [table(df.drop(columns="test")), f"<p>Calls: {_escape(str(tests[0]))}.</p>"]
+
+
 def _drop_empty_notes(df: pd.DataFrame) -> pd.DataFrame:
     if "note" in df and df["note"].fillna("").eq("").all():
         return df.drop(columns="note")
@@ -368,6 +376,14 @@ def _escape(text: str) -> str:
     return (
         text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     )
+
+
+def _table_with_tests(df: pd.DataFrame, table) -> list[str]:
+    # One "test" text for every row: said once under the table instead of in each row.
+    tests = df["test"].dropna().unique() if "test" in df else []
+    if len(tests) != 1:
+        return [table(df)]
+    return [table(df.drop(columns="test")), f"<p>Calls: {_escape(str(tests[0]))}.</p>"]
 
 
 def _drop_empty_notes(df: pd.DataFrame) -> pd.DataFrame:
