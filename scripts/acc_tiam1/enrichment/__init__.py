@@ -50,7 +50,6 @@ from ._summary import (
     long_results,
     nes_matrix,
     select_sets,
-    significant_focus,
 )
 
 __all__ = [
@@ -93,7 +92,6 @@ __all__ = [
     "running_sum",
     "select_sets",
     "set_vif",
-    "significant_focus",
     "source_name",
     "squeeze_var",
     "standardised_residuals",

@@ -143,15 +143,6 @@ def nes_matrix(
     return nes, fdr
 
 
-def significant_focus(result: pd.DataFrame, focus: Sequence[str], fdr: float) -> pd.DataFrame:
-    """Rows of a GSEA table for the focus sets that reach ``FDR < fdr``, in focus order."""
-    sig = result[
-        result["term"].isin(list(focus)) & result["tested"].astype(bool) & (result["FDR"] < fdr)
-    ]
-    order = {name: i for i, name in enumerate(focus)}
-    return sig.iloc[np.argsort(sig["term"].map(order).to_numpy(), kind="stable")]
-
-
 def bulk_vs_pseudobulk(long: pd.DataFrame, focus: Sequence[str], fdr: float) -> pd.DataFrame:
     """How pathway NES in each cell type's pseudobulk agrees with bulk, per contrast.
 
