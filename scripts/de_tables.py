@@ -2,7 +2,11 @@
 
 Every configured contrast gets a table; a contrast that the dataset cannot test (a
 cell type with too few animals in a group) gets the standard columns and no genes, and
-the pseudobulk plan says why.
+the pseudobulk plan says why. The job also writes the fitted model (design matrix and
+one contrast vector per tested comparison) for CAMERA and the set-score equivalence
+test, and, with the rescue analysis on, the per-gene equivalence test of the ketamine
+contrast's target vs the pain contrast's reference (DESeq2 ``lessAbs``) from the same
+fit; that table is empty (columns only) when the dataset cannot test it.
 """
 
 import logging
@@ -66,6 +70,33 @@ def main(smk):
             p.de["alpha"],
         )
         io.write_tsv(table, path, index=False)
+    model = {c.name: c for c in tested}
+    equivalence = de.untested_equivalence()
+    eq = p.equivalence
+    if eq and all(name in by_name for name in eq["requires"]):
+        spec = [eq["variable"], eq["target"], eq["reference"]]
+        model[eq["name"]] = spec
+        equivalence = de.equivalence_table(
+            dds,
+            spec,
+            eq["margin"],
+            genes.loc[dds.var_names],
+            alpha=p.de["alpha"],
+            cooks_filter=p.de["cooks_filter"],
+            independent_filter=p.de["independent_filter"],
+        )
+        logging.info(
+            "%s: %d genes equivalent (|log2FC| < %g, padj < %g)",
+            eq["name"],
+            int((equivalence["padj"] < p.de["alpha"]).sum()),
+            eq["margin"],
+            p.de["alpha"],
+        )
+    elif eq:
+        logging.info("%s: not tested (needs %s)", eq["name"], " and ".join(eq["requires"]))
+    io.write_tsv(equivalence, smk.output.equivalence, index=False)
+    io.write_tsv(de.design_table(dds), smk.output.design)
+    io.write_tsv(de.contrast_vectors(dds, model), smk.output.contrasts)
 
 
 run_rule(main, snakemake)

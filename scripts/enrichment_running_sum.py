@@ -1,5 +1,5 @@
-"""Rule enrichment_running_sum: running-sum plots of the focus sets where enriched, one
-figure per contrast."""
+"""Rule enrichment_running_sum: running-sum plots of the focus sets where they are called
+(CAMERA, FDR across datasets; see rule enrichment_summary), one figure per contrast."""
 
 import logging
 
@@ -11,18 +11,21 @@ from acc_tiam1.runner import run_rule
 def main(smk):
     p = smk.params
     sets = enrichment.read_genesets(smk.input.genesets)
-    tables = list(zip(p.table_keys, smk.input.de, smk.input.gsea, strict=True))
+    nes = io.read_tsv(smk.input.nes, index_col=None)
+    called = nes[nes["focus"].astype(bool) & nes["call"].isin(["up", "down"])] if len(nes) else nes
+    tables = list(zip(p.table_keys, smk.input.de, strict=True))
     for contrast, path in zip(p.contrasts, smk.output.plots, strict=True):
         panels = []
-        for (dataset_id, table_contrast), de_path, gsea_path in tables:
+        for (dataset_id, table_contrast), de_path in tables:
             if table_contrast != contrast:
                 continue
-            dataset = p.titles.get(dataset_id, dataset_id)
-            result = io.read_tsv(gsea_path, index_col=None)
-            hits = enrichment.significant_focus(result, p.focus_sets, p.fdr)
+            hits = called[(called["dataset"] == dataset_id) & (called["contrast"] == contrast)]
             if hits.empty:
                 continue
+            dataset = p.titles.get(dataset_id, dataset_id)
             ranking = enrichment.ranking_from_de(io.read_tsv(de_path, index_col=None))
+            order = {name: i for i, name in enumerate(p.focus_sets)}
+            hits = hits.iloc[hits["term"].map(order).argsort(kind="stable")]
             for _, row in hits.iterrows():
                 genes = next(
                     s.genes for s in sets if s.term == row["term"] and s.source == row["source"]
@@ -36,7 +39,8 @@ def main(smk):
                         "metric": ranking.to_numpy(),
                         "es": es,
                         "nes": row["NES"],
-                        "fdr": row["FDR"],
+                        "fdr": row["call_FDR"],
+                        "fdr_label": "CAMERA FDR across datasets",
                     }
                 )
         logging.info("%s: %d panel(s)", contrast, len(panels))
@@ -46,8 +50,8 @@ def main(smk):
         else:
             fig = plotting.message_figure(
                 title,
-                f"None of {', '.join(p.focus_sets)} reached FDR < {p.fdr:g} in any "
-                "dataset of this contrast.",
+                f"None of {', '.join(p.focus_sets)} is called (CAMERA, FDR across datasets "
+                f"< {p.fdr:g}) in any dataset of this contrast.",
             )
         plotting.save(fig, path)
 

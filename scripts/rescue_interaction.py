@@ -1,7 +1,10 @@
-"""Rule rescue_interaction_de: bulk DESeq2 fit with the surgery x drug interaction."""
+"""Rule rescue_interaction_de: bulk DESeq2 fit with the surgery x drug interaction, and
+its model (normalised counts, design matrix, the coefficient as a contrast vector) for
+CAMERA."""
 
 import logging
 
+import pandas as pd
 from acc_tiam1 import de, design, io
 from acc_tiam1.runner import run_rule
 
@@ -34,6 +37,14 @@ def main(smk):
     alpha = p.de["alpha"]
     logging.info("%d genes with padj < %g", int((table["padj"] < alpha).sum()), alpha)
     io.write_tsv(table, smk.output.table, index=False)
+    design_table = de.design_table(dds)
+    vector = pd.DataFrame(
+        {p.coefficient: (design_table.columns == p.coefficient).astype(float)},
+        index=pd.Index(design_table.columns, name="coefficient"),
+    )
+    io.write_tsv(de.normalized_counts(dds, genes), smk.output.normalized)
+    io.write_tsv(design_table, smk.output.design)
+    io.write_tsv(vector, smk.output.contrasts)
 
 
 run_rule(main, snakemake)

@@ -34,7 +34,7 @@ def main(smk):
         plotting.panel_grid(
             plots.pathway_scatter,
             by_dataset,
-            f"Gene-set NES: {title} (status at FDR < {p.fdr:g})",
+            f"Gene-set NES: {title} (rescue class, CAMERA calls at FDR < {p.fdr:g})",
             focus=p.focus_sets,
             pain_label=p.pain_contrast,
             ketamine_label=p.ketamine_contrast,

@@ -143,6 +143,12 @@ RESCUE = {
     "interaction_design": "~ sex + batch + surgery * drug",
     "interaction_coefficient": "surgery[T.SNI]:drug[T.ketamine]",
     "interaction_levels": {"surgery": ["SNI", "sham"], "drug": ["ketamine", "saline"]},
+    "equivalence_contrast": {
+        "name": "pain_ketamine_vs_sham",
+        "variable": "condition",
+        "target": "pain_ketamine",
+        "reference": "sham",
+    },
 }
 
 
@@ -231,13 +237,18 @@ SETTINGS = [
     ("enrichment.max_size", 321, "when 5 to 321 of their genes"),
     ("enrichment.permutations", 2500, "from 2,500 random permutations"),
     ("enrichment.weight", 0.5, "|statistic|^0.5"),
-    ("enrichment.fdr", 0.2, "Sets with FDR < 0.2"),
+    ("enrichment.fdr", 0.2, "when this FDR was below 0.2"),
+    (
+        "enrichment.across_datasets",
+        "global",
+        "Benjamini-Hochberg procedure over all dataset x set tests (global)",
+    ),
+    ("enrichment.focus_sets", ["SET_X"], "For the focus sets (SET_X)"),
     ("enrichment.ora.padj", 0.02, "(padj < 0.02)"),
     ("enrichment.ora.lfc_threshold", 0.58, "|log2 fold change| >= 0.58 (unshrunk)"),
-    ("rescue.padj", 0.03, "padj < 0.03 in the pain contrast"),
-    ("rescue.lfc_threshold", 0.4, "padj < 0.05 and |log2 fold change| >= 0.4 in the pain"),
-    ("rescue.rescued_fraction", 0.8, "r >= 0.8"),
-    ("rescue.partial_fraction", 0.3, "0.3 <= r < 0.75"),
+    ("rescue.padj", 0.03, "its pain effect (DESeq2 padj < 0.03)"),
+    ("rescue.gene_margin", 0.7, "within |log2 fold change| < 0.7"),
+    ("rescue.set_margin", 1.2, "against a margin of 1.2 residual standard deviations"),
 ]
 
 

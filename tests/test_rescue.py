@@ -27,93 +27,46 @@ def _de(lfc, padj):
     )
 
 
-def test_gene_classes_follow_the_documented_rule():
-    #         rescued  partial  weak   same-dir  ns-ket  ket-only  none  small-pain
+def test_gene_classes_come_from_three_tests_not_the_fraction():
+    #          full   partial  weak-r  same-dir ns-ket  ket-only none   incon  no-padj
     pain = _de(
-        [1.0, 1.0, 1.0, -1.0, 1.0, 0.0, 0.1, 0.1],
-        [0.001, 0.001, 0.001, 0.001, 0.001, 0.9, 0.9, 0.001],
+        [1.0, 1.0, 1.0, -1.0, 1.0, 0.0, 0.1, 0.3, 1.0],
+        [0.001, 0.001, 0.001, 0.001, 0.001, 0.9, 0.9, 0.01, np.nan],
     )
     ket = _de(
-        [-0.9, -0.5, -0.1, -0.5, -1.0, 1.2, 0.0, 0.0],
-        [0.001, 0.001, 0.001, 0.001, 0.2, 0.001, 0.9, 0.9],
+        [-0.9, -0.5, -0.1, -0.5, -1.0, 1.2, 0.0, -0.1, -1.0],
+        [0.001, 0.001, 0.001, 0.001, 0.2, 0.001, 0.9, 0.5, 0.001],
     )
-    out = rescue.classify_genes(
-        pain, ket, padj=0.05, lfc_threshold=0.5, rescued_fraction=0.75, partial_fraction=0.25
-    )
+    eq = _de(
+        [0.1, 0.5, 0.9, -1.5, 0.0, 1.2, 0.1, 0.2, 0.0],
+        [0.001, 0.4, 0.001, 0.9, 0.9, 0.9, 0.001, 0.001, 0.001],
+    ).assign(margin=0.5)
+    out = rescue.classify_genes(pain, ket, eq, padj=0.05)
+    assert list(out.columns) == rescue.GENE_COLUMNS
     cls = out.set_index("gene")["class"]
-    assert cls["G0"] == "rescued"
+    assert cls["G0"] == "fully_rescued"
     assert cls["G1"] == "partially_rescued"
-    assert cls["G2"] == "not_rescued"  # r = 0.1 < 0.25
-    assert cls["G3"] == "not_rescued"  # ketamine pushes further down
+    # r = 0.1, but the reversal is significant and equivalence is shown: the tests decide.
+    assert cls["G2"] == "fully_rescued"
+    assert cls["G3"] == "aggravated"  # ketamine pushes further down
     assert cls["G4"] == "not_rescued"  # ketamine effect not significant
     assert cls["G5"] == "ketamine_only"
     assert cls["G6"] == "unchanged"
-    assert cls["G7"] == "unchanged"  # |pain log2FC| below lfc_threshold
+    assert cls["G7"] == "inconclusive"  # pain effect, equivalent, no significant reversal
+    assert cls["G8"] == "not_tested"  # no pain padj (independent filtering)
     assert out.set_index("gene").loc["G1", "reversal_fraction"] == pytest.approx(0.5)
+    assert out["test"].iloc[0] == (
+        "DESeq2 Wald padj < 0.05 (pain effect, ketamine reversal); DESeq2 lessAbs "
+        "|log2FC| < 0.5 vs sham, padj < 0.05 (equivalence)"
+    )
     counts = rescue.class_counts(out, {"core": ["G0", "G1", "G5"]}).set_index("class")
-    assert counts.loc["rescued", "all_genes"] == 1 and counts.loc["ketamine_only", "core"] == 1
-    with pytest.raises(InputError, match="partial_fraction"):
-        rescue.classify_genes(pain, ket, rescued_fraction=0.3, partial_fraction=0.5)
-
-
-def _gsea(nes, fdr, tested=None):
-    n = len(nes)
-    return pd.DataFrame(
-        {
-            "source": "lib",
-            "term": [f"S{i}" for i in range(n)],
-            "NES": nes,
-            "FDR": fdr,
-            "genes_found": 20,
-            "tested": tested if tested is not None else [True] * n,
-        }
-    )
-
-
-def test_pathway_status():
-    pain = _gsea(
-        [2.0, 2.0, 2.0, 0.5, 0.5, np.nan],
-        [0.01, 0.01, 0.01, 0.5, 0.5, np.nan],
-        [True] * 5 + [False],
-    )
-    ket = _gsea(
-        [-2.0, -0.3, 2.0, -2.0, 0.1, np.nan],
-        [0.01, 0.6, 0.01, 0.01, 0.9, np.nan],
-        [True] * 5 + [False],
-    )
-    out = rescue.pathway_reversal(pain, ket, fdr=0.05).set_index("term")
-    assert out["status"].to_dict() == {
-        "S0": "reversed",
-        "S1": "not_reversed",
-        "S2": "aggravated",
-        "S3": "ketamine_only",
-        "S4": "not_significant",
-        "S5": "not_tested",
-    }
-    assert out.loc["S0", "reversed"] and not out.loc["S1", "reversed"]
-
-
-def test_key_findings_and_html():
-    pain = _gsea([2.0, 1.0], [0.0, 0.5])
-    ket = _gsea([-2.0, 0.0], [0.0001, 0.9])
-    reversal = {"bulk": rescue.pathway_reversal(pain, ket, 0.05)}
-    inter = {"bulk": _gsea([-1.5, 0.2], [0.01, 0.8])}
-    table = rescue.key_findings(reversal, ["S0", "S1", "MISSING"], 0.05, inter)
-    rows = table.set_index("gene_set")
-    assert rows.loc["S0", "pain"] == "up" and rows.loc["S0", "reversed_by_ketamine"] == "yes"
-    assert rows.loc["S0", "interaction"] == "down"
-    assert rows.loc["S1", "pain"] == "n.s."
-    assert "not in the results" in rows.loc["MISSING", "note"]
-    lines = rescue.findings_summary(table)
-    assert lines[0] == "S0: up in pain in bulk; reversed by ketamine in bulk."
-    html = rescue.key_findings_html(
-        table,
-        lines,
-        pd.DataFrame({"dataset": ["bulk"], "rescued": [3]}),
-        ["a <note>"],
-        {"fdr": 0.05},
-    )
-    assert "<h2>Key findings</h2>" in html and "a &lt;note&gt;" in html and "&lt; 0.001" in html
+    assert list(counts.index) == rescue.RESCUE_CLASSES
+    assert counts.loc["fully_rescued", "all_genes"] == 2
+    assert counts.loc["ketamine_only", "core"] == 1
+    # Without an equivalence test nothing is fully rescued.
+    none = rescue.classify_genes(pain, ket, eq.iloc[:0], padj=0.05).set_index("gene")
+    assert none.loc["G0", "class"] == "partially_rescued"
+    assert none["test"].iloc[0].endswith("equivalence to sham not tested")
 
 
 def test_coverage_notes_name_small_sources_and_count_large_ones():
@@ -226,10 +179,15 @@ def test_schema_fills_enrichment_and_rescue_defaults():
     }
     validate(config, str(REPO / "workflow/schemas/config.schema.yaml"))
     assert config["enrichment"]["min_size"] == 5 and config["enrichment"]["ora"]["padj"] == 0.05
-    assert config["rescue"]["enabled"] and config["rescue"]["rescued_fraction"] == 0.75
+    assert config["rescue"]["enabled"] and config["rescue"]["gene_margin"] == 0.5
+    assert config["rescue"]["set_margin"] == 1.7
+    assert config["enrichment"]["across_datasets"] == "hierarchical"
     assert config["rescue"]["interaction"] is None
     bad = {**config, "rescue": {"pain_contrst": "x"}}
     with pytest.raises(Exception, match="pain_contrst"):
+        validate(bad, str(REPO / "workflow/schemas/config.schema.yaml"))
+    bad = {**config, "enrichment": {"across_datasets": "bonferroni"}}
+    with pytest.raises(Exception, match="bonferroni"):
         validate(bad, str(REPO / "workflow/schemas/config.schema.yaml"))
 
 
@@ -237,26 +195,12 @@ def test_class_count_matrix_pivots_every_dataset_and_class():
     counts = pd.DataFrame(
         {
             "dataset": ["bulk", "bulk", "snRNA L5 ET"],
-            "class": ["rescued", "not_rescued", "rescued"],
+            "class": ["fully_rescued", "not_rescued", "partially_rescued"],
             "all_genes": [3, 2, 5],
         }
     )
     out = rescue.class_count_matrix(counts).set_index("dataset")
-    assert list(out.columns) == rescue.CLASSES
-    assert out.loc["bulk", "rescued"] == 3 and out.loc["bulk", "not_rescued"] == 2
-    assert out.loc["snRNA L5 ET", "rescued"] == 5 and out.loc["snRNA L5 ET", "unchanged"] == 0
-
-
-def test_findings_settings_name_the_thresholds():
-    r = {
-        "padj": 0.05,
-        "lfc_threshold": 0.5,
-        "rescued_fraction": 0.75,
-        "partial_fraction": 0.25,
-        "interaction": {"design": "~ surgery * drug"},
-    }
-    text = rescue.findings_settings("pain_vs_sham", "ketamine_rescue", 0.05, r)
-    assert text["gene set enriched"] == "GSEA FDR < 0.05"
-    assert "|log2FC| >= 0.5" in text["gene classes"] and "interaction" not in text
-    with_int = rescue.findings_settings("p", "k", 0.1, r, "surgerySNI.drugketamine")
-    assert with_int["interaction"].startswith("~ surgery * drug, coefficient surgerySNI")
+    assert list(out.columns) == rescue.RESCUE_CLASSES
+    assert out.loc["bulk", "fully_rescued"] == 3 and out.loc["bulk", "not_rescued"] == 2
+    assert out.loc["snRNA L5 ET", "partially_rescued"] == 5
+    assert out.loc["snRNA L5 ET", "unchanged"] == 0

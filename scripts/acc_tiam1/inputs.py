@@ -98,6 +98,11 @@ class RescueSettings:
         Model coefficient tested (e.g. ``surgery[T.SNI]:drug[T.ketamine]``).
     interaction_levels
         ``{variable: (target, reference)}`` of the interaction's variables.
+    equivalence_contrast
+        The comparison of the equivalence test, "back at control level": the ketamine
+        contrast's target vs the pain contrast's reference on their shared variable
+        (``{name, variable, target, reference}``, e.g. pain_ketamine vs sham); None when
+        the two contrasts are on different variables.
     """
 
     pain_contrast: str
@@ -105,6 +110,7 @@ class RescueSettings:
     interaction_design: str | None = None
     interaction_coefficient: str | None = None
     interaction_levels: dict | None = None
+    equivalence_contrast: dict | None = None
 
 
 def check_genesets(config: Mapping) -> list[str]:
@@ -148,8 +154,9 @@ def check_rescue(config: Mapping, bulk: BulkInputs | None = None) -> RescueSetti
     Raises
     ------
     InputError
-        Naming the key: a pain or ketamine contrast that is not configured, thresholds
-        out of order, an interaction design the sample sheet cannot fit.
+        Naming the key: a pain or ketamine contrast that is not configured, a
+        configured contrast whose name clashes with the equivalence comparison, an
+        interaction design the sample sheet cannot fit.
     """
     rescue = config.get("rescue") or {}
     if not rescue.get("enabled", True):
@@ -173,9 +180,18 @@ def check_rescue(config: Mapping, bulk: BulkInputs | None = None) -> RescueSetti
         raise InputError(
             "the pain and the ketamine contrast are the same.", "rescue.ketamine_contrast"
         )
-    if not rescue.get("partial_fraction", 0.25) < rescue.get("rescued_fraction", 0.75):
-        raise InputError("must be below rescue.rescued_fraction.", "rescue.partial_fraction")
-    settings = RescueSettings(pain, ketamine)
+    by_name = {c["name"]: c for c in config["contrasts"]}
+    settings = RescueSettings(
+        pain, ketamine, equivalence_contrast=equivalence_contrast(by_name[pain], by_name[ketamine])
+    )
+    eq = settings.equivalence_contrast or {}
+    same = by_name.get(eq.get("name"))
+    if same is not None and any(str(same[k]) != eq[k] for k in ("variable", "target", "reference")):
+        raise InputError(
+            f"contrast '{same['name']}' is not the equivalence comparison that name stands "
+            f"for ({eq['target']} vs {eq['reference']} of '{eq['variable']}'); rename it.",
+            "contrasts",
+        )
     interaction = rescue.get("interaction")
     if interaction and bulk is not None:
         settings.interaction_design = interaction["design"]
@@ -183,6 +199,32 @@ def check_rescue(config: Mapping, bulk: BulkInputs | None = None) -> RescueSetti
             bulk.samples, interaction, bulk.samples_path, config["de"]["min_group_size"]
         )
     return settings
+
+
+def equivalence_contrast(pain: Mapping, ketamine: Mapping) -> dict | None:
+    """The comparison "ketamine-treated pain animals vs the pain contrast's controls".
+
+    Parameters
+    ----------
+    pain, ketamine
+        Config entries (``name, variable, target, reference``) of the two contrasts.
+
+    Returns
+    -------
+    dict or None
+        ``{name, variable, target, reference}`` with the ketamine contrast's target and
+        the pain contrast's reference (name ``<target>_vs_<reference>``); None when the
+        contrasts are on different variables or the two levels coincide.
+    """
+    if pain["variable"] != ketamine["variable"] or ketamine["target"] == pain["reference"]:
+        return None
+    target, reference = str(ketamine["target"]), str(pain["reference"])
+    return {
+        "name": f"{target}_vs_{reference}",
+        "variable": str(pain["variable"]),
+        "target": target,
+        "reference": reference,
+    }
 
 
 def check_interaction(

@@ -125,6 +125,11 @@ rule bulk_de:
         # A matrix, not a result to read: kept out of the report to keep it small.
         normalized="results/bulk/normalized_counts.tsv",
         gene_filter="results/bulk/de/gene_filter.tsv",
+        # The fitted model, for CAMERA and the set-score equivalence test.
+        design="results/bulk/de/model/design.tsv",
+        contrasts="results/bulk/de/model/contrasts.tsv",
+        # Equivalence to control (DESeq2 lessAbs); columns only when the rescue is off.
+        equivalence="results/bulk/de/equivalence.tsv",
     log:
         "logs/bulk/de.log",
     benchmark:
@@ -143,6 +148,7 @@ rule bulk_de:
         skipped={},
         de=de_params(),
         gene_filter=config["de"]["filter"],
+        equivalence=lambda wc: de_equivalence(),
     script:
         "../../scripts/de_tables.py"
 

@@ -9,6 +9,10 @@ rule enrichment_gsea_bulk:
     input:
         tables=lambda wc: [de_table(ds, c) for ds, c in enrichment_pairs("bulk")],
         genesets=GENESET_FILES,
+        # The DE fit's model, for CAMERA: one of each per dataset (params.model_keys).
+        normalized=model_inputs("normalized", "bulk"),
+        design=model_inputs("design", "bulk"),
+        contrasts=model_inputs("contrasts", "bulk"),
     output:
         tables=[
             report(
@@ -36,6 +40,7 @@ rule enrichment_gsea_bulk:
         # (dataset, contrast) of every output, and of every input table, in order.
         outputs=[("bulk", c) for c in CONTRAST_NAMES],
         table_keys=lambda wc: enrichment_pairs("bulk"),
+        model_keys=lambda wc: model_datasets("bulk"),
     script:
         "../../scripts/enrichment_gsea.py"
 
@@ -44,6 +49,10 @@ rule enrichment_gsea_snrna:
     input:
         tables=lambda wc: [de_table(ds, c) for ds, c in enrichment_pairs("snrna")],
         genesets=GENESET_FILES,
+        # The DE fit's model, for CAMERA: one of each per dataset (params.model_keys).
+        normalized=model_inputs("normalized", "snrna"),
+        design=model_inputs("design", "snrna"),
+        contrasts=model_inputs("contrasts", "snrna"),
     output:
         # One table per cell type of the marker table and contrast; those not tested
         # say so. Summarised in the report by the NES heatmaps and the key findings.
@@ -63,6 +72,7 @@ rule enrichment_gsea_snrna:
         genesets=GENESET_FILES,
         outputs=snrna_gsea_outputs(),
         table_keys=lambda wc: enrichment_pairs("snrna"),
+        model_keys=lambda wc: model_datasets("snrna"),
     script:
         "../../scripts/enrichment_gsea.py"
 
@@ -111,7 +121,15 @@ rule enrichment_summary:
     input:
         tables=lambda wc: [gsea_table(ds, c) for ds, c in enrichment_pairs()],
     output:
+        # Every set, dataset and contrast: large with big collections, kept out of the report.
         nes="results/enrichment/summary/nes.tsv",
+        focus=report(
+            "results/enrichment/summary/focus_sets.tsv",
+            caption="../report/enrichment_focus.rst",
+            category="6. Pathway enrichment",
+            subcategory="summary",
+            labels={"table": "focus sets, FDR across datasets"},
+        ),
         coverage=report(
             "results/enrichment/summary/geneset_coverage.tsv",
             caption="../report/enrichment_coverage.rst",
@@ -131,6 +149,9 @@ rule enrichment_summary:
         runtime=runtime(10),
     params:
         table_keys=lambda wc: enrichment_pairs(),
+        focus_sets=config["enrichment"]["focus_sets"],
+        across=config["enrichment"]["across_datasets"],
+        fdr=config["enrichment"]["fdr"],
     script:
         "../../scripts/enrichment_summary.py"
 
@@ -164,6 +185,7 @@ rule enrichment_heatmap:
         focus_sets=config["enrichment"]["focus_sets"],
         top_sets=config["enrichment"]["heatmap_top_sets"],
         fdr=config["enrichment"]["fdr"],
+        across=config["enrichment"]["across_datasets"],
         titles=dataset_titles(),
         figure_titles={c: f"NES, {contrast_label(c)}" for c in CONTRAST_NAMES},
     script:
@@ -173,7 +195,7 @@ rule enrichment_heatmap:
 rule enrichment_running_sum:
     input:
         de=lambda wc: [de_table(ds, c) for ds, c in enrichment_pairs()],
-        gsea=lambda wc: [gsea_table(ds, c) for ds, c in enrichment_pairs()],
+        nes=rules.enrichment_summary.output.nes,
         genesets=GENESET_FILES,
     output:
         plots=[

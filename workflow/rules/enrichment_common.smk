@@ -65,6 +65,50 @@ def gsea_table(dataset, contrast):
     return f"results/enrichment/{dataset}/{contrast}.tsv"
 
 
+def de_model(dataset, kind):
+    """The DE job's model files of a dataset: ``normalized`` counts, ``design`` matrix,
+    ``contrasts`` vectors, or the gene ``equivalence`` table."""
+    if dataset == "bulk":
+        de, normalized = "results/bulk/de", "results/bulk/normalized_counts.tsv"
+    else:
+        branch, cell_type = dataset.split("/", 1)
+        de = f"results/{branch}/de/{cell_type}"
+        normalized = f"{de}/normalized_counts.tsv"
+    return {
+        "normalized": normalized,
+        "design": f"{de}/model/design.tsv",
+        "contrasts": f"{de}/model/contrasts.tsv",
+        "equivalence": f"{de}/equivalence.tsv",
+    }[kind]
+
+
+def model_datasets(branch=None):
+    """Datasets with a tested DE table, of one branch or all (input functions only)."""
+    return list(dict.fromkeys(ds for ds, _ in enrichment_pairs(branch)))
+
+
+def model_inputs(kind, branch=None):
+    """Input function: the ``kind`` model file of every dataset (see :func:`de_model`)."""
+
+    def _files(wildcards):
+        return [de_model(ds, kind) for ds in model_datasets(branch)]
+
+    return _files
+
+
+def de_equivalence():
+    """The DE jobs' equivalence test: the comparison, its gene margin (log2) and the two
+    contrasts a dataset must have tested; None when the rescue analysis is off or the
+    comparison is not defined."""
+    if RESCUE is None or RESCUE.equivalence_contrast is None:
+        return None
+    return {
+        **RESCUE.equivalence_contrast,
+        "margin": config["rescue"]["gene_margin"],
+        "requires": [RESCUE.pain_contrast, RESCUE.ketamine_contrast],
+    }
+
+
 def enrichment_outputs():
     """Targets, known at parse time (the snRNA GSEA job writes every cell type's tables)."""
     if BULK is None and SNRNA is None:
@@ -125,13 +169,15 @@ def has_interaction():
 def rescue_inputs(kind, contrast_of):
     """Input function: one file per rescue dataset of the branch in the wildcards.
 
-    ``kind`` is ``de`` or ``gsea``; ``contrast_of`` picks the pain or ketamine contrast.
+    ``kind`` is ``de`` (``contrast_of`` picks the pain or ketamine contrast) or a model
+    file kind of :func:`de_model` (``contrast_of`` None).
     """
-    path = de_table if kind == "de" else gsea_table
 
     def _files(wildcards):
-        contrast = contrast_of(RESCUE)
-        return [path(ds, contrast) for ds in rescue_datasets(wildcards.branch)]
+        datasets = rescue_datasets(wildcards.branch)
+        if kind != "de":
+            return [de_model(ds, kind) for ds in datasets]
+        return [de_table(ds, contrast_of(RESCUE)) for ds in datasets]
 
     return _files
 
@@ -146,6 +192,7 @@ def rescue_outputs():
         for rule in (rules.rescue_tables, rules.rescue_plots)
         for f in expand(list(rule.output), branch=branches)
     ]
+    out += rule_outputs("rescue_set_equivalence")
     if has_interaction():
         out += rule_outputs("rescue_interaction_de", "rescue_interaction_gsea")
     return out + rule_outputs("rescue_key_findings")

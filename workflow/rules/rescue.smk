@@ -1,13 +1,60 @@
-# Ketamine rescue of pain effects per dataset, and the key findings that open the report;
-# helpers in enrichment_common.smk.
+# Ketamine rescue of pain effects per dataset (pain effect, reversal, equivalence to
+# control), and the key findings that open the report; helpers in enrichment_common.smk.
+
+
+rule rescue_set_equivalence:
+    input:
+        # One of each per rescue dataset, all branches (params.datasets): the pain DE
+        # table gives the tested genes, the model files the design and contrast.
+        tables=lambda wc: [
+            de_table(ds, RESCUE.pain_contrast) for ds in rescue_datasets()
+        ],
+        normalized=lambda wc: [de_model(ds, "normalized") for ds in rescue_datasets()],
+        design=lambda wc: [de_model(ds, "design") for ds in rescue_datasets()],
+        contrasts=lambda wc: [de_model(ds, "contrasts") for ds in rescue_datasets()],
+        genesets=GENESET_FILES,
+    output:
+        table=report(
+            "results/rescue/set_equivalence.tsv",
+            caption="../report/rescue_set_equivalence.rst",
+            category="7. Ketamine rescue",
+            subcategory="gene sets",
+            labels={"figure": "set-score equivalence (table)"},
+        ),
+    log:
+        "logs/rescue/set_equivalence.log",
+    benchmark:
+        "benchmarks/enrichment/rescue/set_equivalence.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000, 5),
+        runtime=runtime(10, 0.05),
+    params:
+        datasets=lambda wc: rescue_datasets(),
+        contrast=(
+            RESCUE.equivalence_contrast["name"]
+            if RESCUE and RESCUE.equivalence_contrast
+            else None
+        ),
+        margin=config["rescue"]["set_margin"],
+        min_size=config["enrichment"]["min_size"],
+        max_size=config["enrichment"]["max_size"],
+        focus_sets=config["enrichment"]["focus_sets"],
+        across=config["enrichment"]["across_datasets"],
+        fdr=config["enrichment"]["fdr"],
+    script:
+        "../../scripts/rescue_set_equivalence.py"
 
 
 rule rescue_tables:
     input:
         pain=rescue_inputs("de", lambda r: r.pain_contrast),
         ketamine=rescue_inputs("de", lambda r: r.ketamine_contrast),
-        pain_gsea=rescue_inputs("gsea", lambda r: r.pain_contrast),
-        ketamine_gsea=rescue_inputs("gsea", lambda r: r.ketamine_contrast),
+        equivalence=rescue_inputs("equivalence", None),
+        nes=rules.enrichment_summary.output.nes,
+        set_equivalence=rules.rescue_set_equivalence.output.table,
         genesets=GENESET_FILES,
     output:
         genes=report(
@@ -49,11 +96,12 @@ rule rescue_tables:
         pain_contrast=lambda wc: RESCUE.pain_contrast,
         ketamine_contrast=lambda wc: RESCUE.ketamine_contrast,
         padj=config["rescue"]["padj"],
-        lfc_threshold=config["rescue"]["lfc_threshold"],
-        rescued_fraction=config["rescue"]["rescued_fraction"],
-        partial_fraction=config["rescue"]["partial_fraction"],
+        reference=lambda wc: (RESCUE.equivalence_contrast or {}).get(
+            "reference", "control"
+        ),
         focus_sets=config["enrichment"]["focus_sets"],
         fdr=config["enrichment"]["fdr"],
+        across=config["enrichment"]["across_datasets"],
     script:
         "../../scripts/rescue_tables.py"
 
@@ -112,6 +160,10 @@ rule rescue_interaction_de:
             subcategory="bulk",
             labels={"dataset": "bulk", "figure": "interaction DE (table)"},
         ),
+        # The fit's model, for CAMERA of the interaction coefficient.
+        normalized="results/rescue/bulk/interaction_model/normalized_counts.tsv",
+        design="results/rescue/bulk/interaction_model/design.tsv",
+        contrasts="results/rescue/bulk/interaction_model/contrasts.tsv",
     log:
         "logs/rescue/bulk/interaction_de.log",
     benchmark:
@@ -134,6 +186,9 @@ rule rescue_interaction_de:
 rule rescue_interaction_gsea:
     input:
         table=rules.rescue_interaction_de.output.table,
+        normalized=rules.rescue_interaction_de.output.normalized,
+        design=rules.rescue_interaction_de.output.design,
+        contrasts=rules.rescue_interaction_de.output.contrasts,
         genesets=GENESET_FILES,
     output:
         table=report(
@@ -175,6 +230,8 @@ rule rescue_key_findings:
         coverage=rules.enrichment_summary.output.coverage,
     output:
         table="results/key_findings.tsv",
+        # The sentences of the page's first list, one per line (plain text).
+        sentences="results/key_findings.txt",
         html=report(
             "results/key_findings.html",
             caption="../report/key_findings.rst",
@@ -195,20 +252,16 @@ rule rescue_key_findings:
         titles=dataset_titles(),
         focus_sets=config["enrichment"]["focus_sets"],
         fdr=config["enrichment"]["fdr"],
+        across=config["enrichment"]["across_datasets"],
         pain_contrast=RESCUE.pain_contrast if RESCUE else None,
         ketamine_contrast=RESCUE.ketamine_contrast if RESCUE else None,
+        equivalence=RESCUE.equivalence_contrast if RESCUE else None,
         interaction_coefficient=(
             RESCUE.interaction_coefficient if has_interaction() else None
         ),
         rescue={
             k: config["rescue"].get(k)
-            for k in (
-                "padj",
-                "lfc_threshold",
-                "rescued_fraction",
-                "partial_fraction",
-                "interaction",
-            )
+            for k in ("padj", "gene_margin", "set_margin", "interaction")
         },
     script:
         "../../scripts/rescue_key_findings.py"

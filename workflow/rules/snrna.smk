@@ -493,6 +493,11 @@ rule snrna_de:
         ),
         # A matrix, not a result to read: kept out of the report to keep it small.
         normalized="results/snrna/de/{cell_type}/normalized_counts.tsv",
+        # The fitted model, for CAMERA and the set-score equivalence test.
+        design="results/snrna/de/{cell_type}/model/design.tsv",
+        contrasts="results/snrna/de/{cell_type}/model/contrasts.tsv",
+        # Equivalence to control (DESeq2 lessAbs); columns only when not tested.
+        equivalence="results/snrna/de/{cell_type}/equivalence.tsv",
     log:
         "logs/snrna/de/{cell_type}.log",
     benchmark:
@@ -513,6 +518,7 @@ rule snrna_de:
         skipped=snrna_skipped,
         de=de_params(),
         ambient_max_fraction=SNRNA_AMBIENT.get("max_fraction", 0.5),
+        equivalence=lambda wc: de_equivalence(),
     script:
         "../../scripts/de_tables.py"
 

@@ -9,7 +9,10 @@ The fit is a pydeseq2 ``DeseqDataSet`` whose estimation steps are replaced by
 genes agree with R's) and vectorised over genes (so that it is faster than R).
 
 Equivalence to a reference (``|log2FC| < margin``, DESeq2's ``lessAbs`` test) is
-:func:`gene_equivalence`.
+:func:`gene_equivalence` (:func:`equivalence_table` as a table with symbols). The
+fitted design matrix and contrast vectors (:func:`design_table`,
+:func:`contrast_vectors`) are written next to the DE tables for CAMERA and the set-score
+equivalence test.
 
 Figures (volcano, MA) are in :mod:`acc_tiam1.de.plots`.
 """
@@ -17,6 +20,14 @@ Figures (volcano, MA) are in :mod:`acc_tiam1.de.plots`.
 from ._equivalence import gene_equivalence
 from ._filter import FILTER_DEFAULTS, expression_filter, filter_by_expr, filter_record
 from ._fit import DE_COLUMNS, fit_deseq, normalized_counts
+from ._model import (
+    EQUIVALENCE_COLUMNS,
+    contrast_vectors,
+    design_table,
+    equivalence_table,
+    read_contrast,
+    untested_equivalence,
+)
 from ._tables import (
     coefficient_table,
     contrast_table,
@@ -27,16 +38,22 @@ from ._tables import (
 
 __all__ = [
     "DE_COLUMNS",
+    "EQUIVALENCE_COLUMNS",
     "FILTER_DEFAULTS",
     "coefficient_table",
     "contrast_table",
+    "contrast_vectors",
+    "design_table",
+    "equivalence_table",
     "expression_filter",
     "filter_by_expr",
     "filter_record",
     "fit_deseq",
     "gene_equivalence",
     "normalized_counts",
+    "read_contrast",
     "sort_de_table",
     "summarise_tables",
+    "untested_equivalence",
     "untested_table",
 ]

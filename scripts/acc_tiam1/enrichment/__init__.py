@@ -3,10 +3,13 @@
 GSEA prerank is vectorised; CAMERA is a competitive test that allows for inter-gene
 correlation. Layout: ``_genesets`` (GMT files, matching sets to a DE table), ``_gsea``
 (prerank), ``_ora`` (over-representation), ``_camera`` (CAMERA), ``_moderated``
-(limma's moderated t, CAMERA's per-gene statistic), ``_summary`` (tables over
-datasets); figures in :mod:`acc_tiam1.enrichment.plots`.
+(limma's moderated t, CAMERA's per-gene statistic), ``_camera_de`` (CAMERA of the
+workflow's DE tables, beside GSEA), ``_across`` (focus-set calls with error control
+across datasets), ``_summary`` (tables over datasets); figures in
+:mod:`acc_tiam1.enrichment.plots`.
 """
 
+from ._across import ACROSS_COLUMNS, ACROSS_METHODS, across_datasets, call_marks
 from ._camera import (
     CAMERA_COLUMNS,
     MODERATED_T,
@@ -17,6 +20,7 @@ from ._camera import (
     standardised_residuals,
     two_sample_t,
 )
+from ._camera_de import CAMERA_RESULT_COLUMNS, add_camera, camera_de, log_normalized
 from ._genesets import GeneSet, match_genesets, read_genesets, source_name
 from ._gsea import (
     GSEA_COLUMNS,
@@ -46,18 +50,24 @@ from ._summary import (
     long_results,
     nes_matrix,
     select_sets,
-    significant_focus,
 )
 
 __all__ = [
+    "ACROSS_COLUMNS",
+    "ACROSS_METHODS",
     "CAMERA_COLUMNS",
+    "CAMERA_RESULT_COLUMNS",
     "GSEA_COLUMNS",
     "MODERATED_T",
     "ORA_COLUMNS",
     "PERMUTATION_BLOCK",
     "GeneSet",
+    "across_datasets",
+    "add_camera",
     "bulk_vs_pseudobulk",
+    "call_marks",
     "camera",
+    "camera_de",
     "contrast_fit",
     "coverage_table",
     "de_inputs",
@@ -66,6 +76,7 @@ __all__ = [
     "gsea_statistics",
     "leading_edge",
     "log_expression",
+    "log_normalized",
     "log_summary",
     "long_results",
     "match_genesets",
@@ -81,7 +92,6 @@ __all__ = [
     "running_sum",
     "select_sets",
     "set_vif",
-    "significant_focus",
     "source_name",
     "squeeze_var",
     "standardised_residuals",

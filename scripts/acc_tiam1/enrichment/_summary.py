@@ -118,12 +118,16 @@ def log_summary(result: pd.DataFrame, fdr: float, where: str) -> None:
 
 
 def nes_matrix(
-    long: pd.DataFrame, chosen: Sequence[tuple[str, str]], datasets: Sequence[str]
+    long: pd.DataFrame,
+    chosen: Sequence[tuple[str, str]],
+    datasets: Sequence[str],
+    column: str = "FDR",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """NES and FDR of chosen sets (columns) in each dataset (rows) of one contrast.
+    """NES and another value (``column``, GSEA's FDR by default) of chosen sets.
 
-    Untested sets are NaN. Column labels are the terms, prefixed with the source when
-    a term occurs in two sources.
+    Columns are the chosen sets, rows the datasets of one contrast. Untested sets are
+    NaN. Column labels are the terms, prefixed with the source when a term occurs in
+    two sources.
     """
     tested = long[long["tested"].astype(bool)].set_index(["dataset", "source", "term"])
     terms = [t for _, t in chosen]
@@ -135,17 +139,8 @@ def nes_matrix(
             key = (ds, source, term)
             if key in tested.index:
                 nes.loc[ds, label] = tested.loc[key, "NES"]
-                fdr.loc[ds, label] = tested.loc[key, "FDR"]
+                fdr.loc[ds, label] = tested.loc[key, column]
     return nes, fdr
-
-
-def significant_focus(result: pd.DataFrame, focus: Sequence[str], fdr: float) -> pd.DataFrame:
-    """Rows of a GSEA table for the focus sets that reach ``FDR < fdr``, in focus order."""
-    sig = result[
-        result["term"].isin(list(focus)) & result["tested"].astype(bool) & (result["FDR"] < fdr)
-    ]
-    order = {name: i for i, name in enumerate(focus)}
-    return sig.iloc[np.argsort(sig["term"].map(order).to_numpy(), kind="stable")]
 
 
 def bulk_vs_pseudobulk(long: pd.DataFrame, focus: Sequence[str], fdr: float) -> pd.DataFrame:

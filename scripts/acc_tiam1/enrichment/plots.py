@@ -10,45 +10,47 @@ import pandas as pd
 from ..plotting import DOWN, GREY, UP, fmt_p, plt, short
 
 
-def nes_heatmap(nes: pd.DataFrame, fdr: pd.DataFrame, title: str, threshold: float = 0.05):
+def nes_heatmap(nes: pd.DataFrame, marks: pd.DataFrame, title: str, legend: str, n_focus: int = 0):
     """Heatmap of NES, datasets (rows) x gene sets (columns), with significance marks.
 
     Parameters
     ----------
-    nes, fdr
-        Same shape and labels; NaN = not tested (drawn grey).
+    nes
+        NES; NaN = not tested (drawn grey, ``n.t.``).
+    marks
+        Same shape and labels: the text drawn in each cell (e.g. ``*``), ``""`` for none.
     title
         Figure title.
-    threshold
-        ``*`` marks FDR < threshold, ``**`` FDR < threshold / 10.
+    legend
+        What the marks mean (second title line).
+    n_focus
+        The first ``n_focus`` columns are the focus sets; a line separates them.
     """
     n_rows, n_cols = nes.shape
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.42 * n_cols + 3.0), max(2.6, 0.45 * n_rows + 2.6)))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.42 * n_cols + 3.0), max(3.2, 0.45 * n_rows + 3.0)))
     values = nes.to_numpy(dtype=float)
     finite = values[np.isfinite(values)]
     lim = max(2.5, float(np.abs(finite).max()) if finite.size else 2.5)
     cmap = plt.get_cmap("RdBu_r").copy()
     cmap.set_bad("#e0e0e0")
     im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=-lim, vmax=lim, aspect="auto")
-    f = fdr.to_numpy(dtype=float)
+    text = marks.reindex(index=nes.index, columns=nes.columns).fillna("").to_numpy(dtype=str)
     for i in range(n_rows):
         for j in range(n_cols):
             if not np.isfinite(values[i, j]):
                 ax.text(j, i, "n.t.", ha="center", va="center", fontsize=6, color="#707070")
                 continue
-            mark = "**" if f[i, j] < threshold / 10 else "*" if f[i, j] < threshold else ""
-            if mark:
+            if text[i, j]:
                 colour = "white" if abs(values[i, j]) > 0.6 * lim else "black"
-                ax.text(j, i, mark, ha="center", va="center", fontsize=9, color=colour)
+                ax.text(j, i, text[i, j], ha="center", va="center", fontsize=9, color=colour)
+    if 0 < n_focus < n_cols:
+        ax.axvline(n_focus - 0.5, color="black", linewidth=1.2)
     ax.set_xticks(
         range(n_cols), [short(c) for c in nes.columns], rotation=60, ha="right", fontsize=7
     )
     ax.set_yticks(range(n_rows), nes.index, fontsize=8)
-    fig.colorbar(im, ax=ax, shrink=0.7, label="NES")
-    ax.set_title(
-        f"{title}\n* FDR < {threshold:g}, ** FDR < {threshold / 10:g}; grey n.t. = not tested",
-        fontsize=9,
-    )
+    fig.colorbar(im, ax=ax, shrink=0.7, label="NES (GSEA)")
+    ax.set_title(f"{title}\n{legend}", fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -61,7 +63,7 @@ def running_sum_panels(panels: Sequence[Mapping], title: str):
     panels
         Each with ``title``, ``curve`` (running sum at every rank), ``hits`` (ranks of
         the set's genes), ``metric`` (ranking values, descending), ``es``, ``nes``,
-        ``fdr``.
+        ``fdr`` and optionally ``fdr_label`` (what ``fdr`` is; default "FDR").
     title
         Figure title.
     """
@@ -85,7 +87,8 @@ def running_sum_panels(panels: Sequence[Mapping], title: str):
         peak = int(np.argmax(p["curve"]) if p["es"] >= 0 else np.argmin(p["curve"]))
         ax_es.axvline(peak, color=colour, linestyle="--", linewidth=0.6)
         ax_es.set_ylabel("running sum", fontsize=7)
-        ax_es.set_title(f"{p['title']}\nNES {p['nes']:.2f}, FDR {fmt_p(p['fdr'])}", fontsize=8)
+        label = p.get("fdr_label", "FDR")
+        ax_es.set_title(f"{p['title']}\nNES {p['nes']:.2f}, {label} {fmt_p(p['fdr'])}", fontsize=8)
         ax_hit.vlines(p["hits"], 0, 1, color="black", linewidth=0.5)
         ax_hit.set_yticks([])
         ax_m.fill_between(x, p["metric"], 0, color=GREY, linewidth=0)

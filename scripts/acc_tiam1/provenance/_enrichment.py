@@ -64,13 +64,74 @@ def enrichment_methods(
         "same-sign null scores, nominal p-values the fraction of same-sign null scores at "
         "least as extreme, and FDR q-values were computed as gseapy computes them, from the "
         "null NES of all sets of the same gene-set file pooled (no monotone adjustment); a "
-        f"p-value or FDR of 0 means below 1/{_n(perm)}. Sets with FDR < {e.get('fdr', 0.05):g} "
-        "were called enriched. Over-representation of up- and of down-regulated genes "
+        f"p-value or FDR of 0 means below 1/{_n(perm)}. Over-representation of up- and of "
+        "down-regulated genes "
         f"({called}) was tested separately with gseapy.enrich (hypergeometric test), "
         "offline, against a background of every gene with an adjusted p-value in that DE "
         f"table; sets were restricted to the background and tested when {size} of their "
         "genes were in it, and p-values were adjusted by the Benjamini-Hochberg procedure "
-        "per gene-set file and direction over all tested sets."
+        "per gene-set file and direction over all tested sets. " + camera_text(e)
+    )
+
+
+def camera_text(enrichment: Mapping) -> str:
+    """Methods sentences of CAMERA and of the error control across datasets.
+
+    Parameters
+    ----------
+    enrichment
+        The config's ``enrichment`` section (``focus_sets``, ``fdr``,
+        ``across_datasets``).
+    """
+    fdr = enrichment.get("fdr", 0.05)
+    focus = ", ".join(enrichment.get("focus_sets", [])) or "none"
+    method = enrichment.get("across_datasets", "hierarchical")
+    common = (
+        "Gene sets were called from a test that allows for correlation between the genes "
+        "of a set, which gene-permutation GSEA ignores (a set whose genes move together "
+        "from animal to animal looks enriched although no condition effect exists): "
+        "CAMERA (Wu & Smyth 2012), implemented as limma::camera (limma 3.54, "
+        "inter.gene.cor = NA, allow.neg.cor = FALSE) and checked against it, on "
+        "log2(normalised count + 1) of the genes of each DE table with that fit's design "
+        "matrix and contrast vector. The per-gene statistic was limma's moderated t of "
+        "the contrast (empirical Bayes variance moderation, Smyth 2004), the inter-gene "
+        "correlation of each set was estimated from the residuals of the linear model, "
+        "and the set's mean statistic was compared with the other genes' by a t test "
+        "widened by the variance inflation factor this correlation implies; sets were "
+        "tested within the same size limits as for GSEA, and p-values were adjusted by "
+        "the Benjamini-Hochberg procedure per gene-set file. GSEA's NES and leading edge "
+        f"describe the sets; CAMERA makes the calls. For the focus sets ({focus}), the "
+        "CAMERA p-values of each contrast were adjusted over all datasets tested in that "
+        "contrast (bulk and every cell type) "
+    )
+    if method == "global":
+        rule = (
+            "by the Benjamini-Hochberg procedure over all dataset x set tests (global), "
+            "which controls the expected proportion of false (dataset, set) claims. "
+        )
+    else:
+        rule = (
+            "by the hierarchical procedure of Benjamini & Bogomolov (2014): the Simes "
+            "p-value of each dataset's focus sets selected datasets by the "
+            "Benjamini-Hochberg procedure over datasets, and within each of the R selected "
+            f"of m datasets the sets were tested at level {fdr:g} x R / m (reported as the "
+            "smallest level at which the procedure rejects). It was chosen over "
+            "Benjamini-Hochberg over all dataset x set tests because the report's claim "
+            "is where (which cell types) a set changes: it bounds the expected "
+            "proportion of reported datasets in which no focus set changes, and the "
+            "average proportion of false sets within a reported dataset, while global "
+            "Benjamini-Hochberg bounds the proportion of false (dataset, set) pairs and "
+            "lets null cell types in when a few cell types carry many true changes (with "
+            "all 6 sets changed in 2 of 20 cell types, simulated at level 0.05, the "
+            "proportion of falsely reported cell types was 0.104 with global "
+            "Benjamini-Hochberg and 0.044 with Benjamini & Bogomolov, at equal power). "
+        )
+    return (
+        common
+        + rule
+        + f"A focus set was called up or down in a dataset when this FDR was below {fdr:g} "
+        "(direction from CAMERA), other sets when their table's CAMERA FDR was below "
+        f"{fdr:g}, which is not corrected for the number of datasets."
     )
 
 
@@ -92,7 +153,8 @@ def _interaction_text(config: Mapping, rescue: Mapping) -> str:
         " In the bulk data the interaction was also tested directly: a second DESeq2 fit "
         f"with the design {rescue['interaction_design'].strip()} (reference levels {refs}) "
         "and the same settings gave a Wald test of the interaction coefficient "
-        f"{coefficient}{meaning}, whose statistics were analysed with the same preranked GSEA."
+        f"{coefficient}{meaning}, analysed with the same preranked GSEA and CAMERA (the "
+        "coefficient as the contrast vector)."
     )
 
 
@@ -104,31 +166,57 @@ def rescue_methods(config: Mapping, rescue: Mapping, datasets: Sequence[str]) ->
     config
         The validated config (``rescue``, ``enrichment``, ``contrasts``).
     rescue
-        The checked rescue settings (:class:`acc_tiam1.config.RescueSettings` as a dict):
-        ``pain_contrast``, ``ketamine_contrast`` and, when fitted, ``interaction_design``,
-        ``interaction_coefficient``, ``interaction_levels``.
+        The checked rescue settings (:class:`acc_tiam1.inputs.RescueSettings` as a dict):
+        ``pain_contrast``, ``ketamine_contrast``, ``equivalence_contrast`` and, when
+        fitted, ``interaction_design``, ``interaction_coefficient``,
+        ``interaction_levels``.
     datasets
         Names of the datasets compared (those with DE tables of both contrasts).
     """
     r = config["rescue"]
-    padj, lfc = r.get("padj", 0.05), r.get("lfc_threshold", 0.0)
-    big = f" and |log2 fold change| >= {lfc:g}" if lfc else ""
-    rescued, partial = r.get("rescued_fraction", 0.75), r.get("partial_fraction", 0.25)
-    return (
+    e = config["enrichment"]
+    padj, fdr = r.get("padj", 0.05), e.get("fdr", 0.05)
+    gene_margin, set_margin = r.get("gene_margin", 0.5), r.get("set_margin", 1.7)
+    eq = rescue.get("equivalence_contrast")
+    head = (
         "Ketamine rescue was assessed in each dataset with DE tables of both contrasts "
-        f"({', '.join(datasets) or 'none'}) by comparing the pain effect "
-        f"({_contrast_text(config, rescue['pain_contrast'])}) with ketamine's effect in "
-        f"pain animals ({_contrast_text(config, rescue['ketamine_contrast'])}), using "
-        "unshrunk log2 fold changes (LFC). A gene was a pain gene when padj < "
-        f"{padj:g}{big} in the pain contrast. With r = -LFC(ketamine) / LFC(pain), the share "
-        "of the pain effect undone by ketamine, a pain gene was classed as rescued when "
-        f"padj < {padj:g} in the ketamine contrast and r >= {rescued:g}, as partially "
-        f"rescued when padj < {padj:g} and {partial:g} <= r < {rescued:g}, and as not "
-        "rescued otherwise; a gene that was not a pain gene but had padj < "
-        f"{padj:g}{big} in the ketamine contrast was classed as ketamine-only. A gene set "
-        f"was called reversed when GSEA gave FDR < {config['enrichment'].get('fdr', 0.05):g} "
-        "in both contrasts with opposite NES signs (same sign: aggravated; significant in "
-        f"the pain contrast only: not reversed).{_interaction_text(config, rescue)}"
+        f"({', '.join(datasets) or 'none'}) from three tests of the same fit: the pain "
+        f"effect ({_contrast_text(config, rescue['pain_contrast'])}), its reversal by "
+        "ketamine in the opposite direction "
+        f"({_contrast_text(config, rescue['ketamine_contrast'])}) and"
+    )
+    if not eq:
+        return (
+            f"{head} no equivalence test, since the two contrasts are on different "
+            "variables: significant reversals were called partially rescued, and nothing "
+            "fully rescued. Pain effects and reversals were called from DESeq2 padj < "
+            f"{padj:g} for genes and from CAMERA as above for gene sets."
+            + _interaction_text(config, rescue)
+        )
+    cmp = f"{eq['target']} vs {eq['reference']}"
+    across = e.get("across_datasets", "hierarchical")
+    across_text = "Benjamini & Bogomolov" if across == "hierarchical" else "global BH"
+    return (
+        f"{head} equivalence of {cmp} ({eq['variable']}), because a non-significant "
+        f"difference to {eq['reference']} does not show that ketamine brought the animals "
+        "back to control level. A gene was classed fully rescued when its pain effect "
+        f"(DESeq2 padj < {padj:g}), the opposite ketamine effect (padj < {padj:g}) and "
+        f"equivalence of {cmp} within |log2 fold change| < {gene_margin:g} (DESeq2 "
+        f"results(lfcThreshold = {gene_margin:g}, altHypothesis = 'lessAbs'), two "
+        f"one-sided Wald tests, padj < {padj:g}) were all significant, partially rescued "
+        "with the first two only, not rescued with a pain effect and no significant "
+        "reversal, aggravated when ketamine pushed it further, inconclusive with a pain "
+        "effect and equivalence but no significant reversal, and ketamine-only with a "
+        "ketamine effect but no pain effect; the share of the pain log2 fold change "
+        "undone by ketamine is reported but makes no call. A gene set's pain effect and "
+        f"reversal were its CAMERA calls (focus sets at FDR across datasets < {fdr:g}); "
+        "its equivalence was tested on a per-animal set score (the mean of the set's "
+        "genes' log2 expression, each gene centred and scaled over animals) with an "
+        f"ordinary least-squares fit of the DE design: two one-sided t tests of {cmp} "
+        f"against a margin of {set_margin:g} residual standard deviations of the score "
+        "(noncentral t, Schuirmann 1987), adjusted like the CAMERA calls (focus sets "
+        f"across datasets, {across_text}; other sets by Benjamini-Hochberg within the "
+        f"dataset), at {fdr:g}." + _interaction_text(config, rescue)
     )
 
 

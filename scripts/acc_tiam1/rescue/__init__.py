@@ -1,45 +1,32 @@
-"""Ketamine rescue: which pain effects ketamine reverses, gene by gene and pathway by pathway.
+"""Ketamine rescue: which pain effects ketamine reverses, gene by gene and set by set.
 
-Two contrasts are compared: the *pain effect* (e.g. pain vs sham) and the *ketamine
-effect* in pain animals (e.g. pain + ketamine vs pain). A pain-induced change is
-rescued when the ketamine effect points the other way and undoes enough of it.
+Three tests of the same fit decide a class (:func:`classify_rescue`,
+:data:`RESCUE_CLASSES`): the *pain effect* (e.g. pain vs sham), its *reversal* by
+ketamine in pain animals (e.g. pain + ketamine vs pain, opposite direction), and
+*equivalence* of pain + ketamine to the pain contrast's control (two one-sided tests
+against a margin). "Fully rescued" needs all three; "partially rescued" is a
+significant reversal without shown equivalence. A non-significant difference to control
+is never taken as "back at control level".
 
-Gene rule (:func:`classify_genes`), with ``r = -LFC_ketamine / LFC_pain``, the fraction of
-the pain effect that ketamine removes (1 = back to sham level, 0 = no change, < 0 =
-pushed further):
+Genes (:func:`classify_genes`): DESeq2 padj for pain effect and reversal, DESeq2's
+``lessAbs`` test (:func:`acc_tiam1.de.gene_equivalence`, margin in log2) for
+equivalence; ``reversal_fraction`` (the share of the pain log2FC ketamine undoes) is
+descriptive.
 
-- **pain gene**: ``padj_pain < padj`` and ``|LFC_pain| >= lfc_threshold``;
-- ``rescued``: pain gene, ``padj_ketamine < padj`` and ``r >= rescued_fraction``;
-- ``partially_rescued``: pain gene, ``padj_ketamine < padj`` and
-  ``partial_fraction <= r < rescued_fraction``;
-- ``not_rescued``: every other pain gene (ketamine effect not significant, too small,
-  or in the same direction as pain);
-- ``ketamine_only``: not a pain gene, ``padj_ketamine < padj`` and
-  ``|LFC_ketamine| >= lfc_threshold``;
-- ``unchanged``: the rest (including genes without an adjusted p-value in a contrast).
+Gene sets (:func:`pathway_rescue`): CAMERA calls (focus sets with the FDR across
+datasets), and the TOST of set scores (:func:`set_equivalence`, margin in residual SDs
+of the score; :func:`equivalence_across` adjusts the focus sets across datasets).
 
-Fold changes are the unshrunk maximum-likelihood estimates (``log2FoldChange``), which
-exist for every contrast; shrunk ones exist only where a contrast is one coefficient.
-
-Pathway rule (:func:`pathway_reversal`): a set is ``reversed`` when it is enriched
-(FDR < ``fdr``) in the pain contrast and enriched in the opposite direction in the
-ketamine contrast.
-
-Equivalence classes (:func:`classify_rescue`, :data:`RESCUE_CLASSES`): "fully rescued"
-needs pain + ketamine shown equivalent to sham (two one-sided tests against a margin,
-:func:`score_equivalence` for set scores, :func:`acc_tiam1.de.gene_equivalence` for
-genes), "partially rescued" a significant reversal without it.
-
-Figures are in :mod:`acc_tiam1.rescue.plots`.
+Key findings (:func:`key_findings`, :func:`findings_summary`): a table and plain
+sentences per focus set. Figures are in :mod:`acc_tiam1.rescue.plots`.
 """
 
 from ._classes import (
-    CLASSES,
-    STATUSES,
+    GENE_COLUMNS,
     class_counts,
     classify_genes,
+    gene_test_text,
     interaction_references,
-    pathway_reversal,
 )
 from ._equivalence import (
     RESCUE_CLASSES,
@@ -50,6 +37,8 @@ from ._equivalence import (
     tost,
 )
 from ._findings import (
+    FINDINGS_COLUMNS,
+    REVERSED_TEXT,
     class_count_matrix,
     coverage_notes,
     findings_settings,
@@ -57,24 +46,39 @@ from ._findings import (
     key_findings,
     key_findings_html,
 )
+from ._sets import (
+    PATHWAY_COLUMNS,
+    SET_EQUIVALENCE_COLUMNS,
+    equivalence_across,
+    pathway_rescue,
+    pathway_test_text,
+    set_equivalence,
+)
 
 __all__ = [
-    "CLASSES",
+    "FINDINGS_COLUMNS",
+    "GENE_COLUMNS",
+    "PATHWAY_COLUMNS",
     "RESCUE_CLASSES",
-    "STATUSES",
+    "REVERSED_TEXT",
+    "SET_EQUIVALENCE_COLUMNS",
     "class_count_matrix",
     "class_counts",
     "classify_genes",
     "classify_rescue",
     "coverage_notes",
+    "equivalence_across",
     "findings_settings",
     "findings_summary",
+    "gene_test_text",
     "interaction_references",
     "key_findings",
     "key_findings_html",
     "ols_contrast",
-    "pathway_reversal",
+    "pathway_rescue",
+    "pathway_test_text",
     "score_equivalence",
+    "set_equivalence",
     "set_scores",
     "tost",
 ]

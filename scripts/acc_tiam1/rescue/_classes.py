@@ -1,4 +1,4 @@
-"""Ketamine rescue of pain effects: gene classes, gene-set reversal, interaction references."""
+"""Ketamine rescue per gene: classes from three tests of one fit; interaction references."""
 
 from __future__ import annotations
 
@@ -8,59 +8,82 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._equivalence import RESCUE_CLASSES, classify_rescue
 
-#: Gene classes, in reporting order.
-CLASSES = ["rescued", "partially_rescued", "not_rescued", "ketamine_only", "unchanged"]
-
-
-#: Pathway statuses, in reporting order.
-STATUSES = [
-    "reversed",
-    "not_reversed",
-    "aggravated",
-    "ketamine_only",
-    "not_significant",
-    "not_tested",
+#: Columns of a gene class table (:func:`classify_genes`), in order.
+GENE_COLUMNS = [
+    "gene_id",
+    "gene",
+    "baseMean",
+    "pain_log2FC",
+    "pain_padj",
+    "ketamine_log2FC",
+    "ketamine_padj",
+    "reversal_fraction",
+    "equivalence_log2FC",
+    "equivalence_margin",
+    "equivalence_padj",
+    "class",
+    "test",
 ]
+
+
+def gene_test_text(padj: float, margin: float | None, reference: str = "sham") -> str:
+    """Which tests and thresholds make a gene's rescue class, in words (a table column).
+
+    Parameters
+    ----------
+    padj
+        Adjusted p-value threshold of every test.
+    margin
+        Equivalence margin (log2), or None when equivalence was not tested.
+    reference
+        Level pain + ketamine is compared with in the equivalence test.
+    """
+    calls = f"DESeq2 Wald padj < {padj:g} (pain effect, ketamine reversal)"
+    if margin is None:
+        return f"{calls}; equivalence to {reference} not tested"
+    return (
+        f"{calls}; DESeq2 lessAbs |log2FC| < {margin:g} vs {reference}, padj < {padj:g} "
+        "(equivalence)"
+    )
 
 
 def classify_genes(
     pain: pd.DataFrame,
     ketamine: pd.DataFrame,
+    equivalence: pd.DataFrame | None = None,
     padj: float = 0.05,
-    lfc_threshold: float = 0.0,
-    rescued_fraction: float = 0.75,
-    partial_fraction: float = 0.25,
+    reference: str = "sham",
 ) -> pd.DataFrame:
-    """Classify every gene by how ketamine changes its pain effect (rule in module doc).
+    """Rescue class of every gene (:func:`acc_tiam1.rescue.classify_rescue`).
+
+    Pain effect: DESeq2 padj < ``padj`` in the pain contrast; reversal: padj < ``padj``
+    in the ketamine contrast with the opposite sign; equivalence to the pain contrast's
+    reference: DESeq2's ``lessAbs`` test of ``|log2FC| < margin`` (pain + ketamine vs
+    reference) with padj < ``padj``. ``reversal_fraction`` ``-LFC_ketamine / LFC_pain``
+    (the share of the pain effect ketamine undoes) is descriptive; it makes no call.
 
     Parameters
     ----------
     pain, ketamine
         DE tables of the pain and the ketamine contrast (columns ``gene_id``, ``gene``,
         ``baseMean``, ``log2FoldChange``, ``padj``).
+    equivalence
+        Equivalence table of the same fit (:func:`acc_tiam1.de.equivalence_table`:
+        ``gene_id``, ``log2FoldChange``, ``margin``, ``padj``), or None / empty when
+        it was not tested (then no gene is fully rescued).
     padj
-        Adjusted p-value threshold in both contrasts.
-    lfc_threshold
-        Smallest absolute log2 fold change of a pain (or ketamine-only) gene.
-    rescued_fraction
-        Smallest reversal fraction ``r`` of a rescued gene.
-    partial_fraction
-        Smallest ``r`` of a partially rescued gene.
+        Adjusted p-value threshold of the three tests.
+    reference
+        The reference level, for the ``test`` column.
 
     Returns
     -------
     pandas.DataFrame
-        ``gene_id, gene, baseMean, pain_log2FC, pain_padj, ketamine_log2FC,
-        ketamine_padj, reversal_fraction, class``, pain genes first (by class, then by
-        pain p-value).
+        Columns :data:`GENE_COLUMNS`, by class (order of :data:`RESCUE_CLASSES`) then
+        pain p-value.
     """
-    if not 0 <= partial_fraction < rescued_fraction:
-        raise InputError(
-            f"rescue.partial_fraction ({partial_fraction}) must be at least 0 and below "
-            f"rescue.rescued_fraction ({rescued_fraction}).",
-            "rescue",
-        )
     cols = ["gene_id", "gene", "baseMean", "log2FoldChange", "padj"]
     for name, t in (("pain", pain), ("ketamine", ketamine)):
         missing = set(cols) - set(t.columns)
@@ -74,33 +97,35 @@ def classify_genes(
     t["gene"] = t["gene"].fillna(t["gene_id"])
     with np.errstate(divide="ignore", invalid="ignore"):
         t["reversal_fraction"] = -t["ketamine_log2FC"] / t["pain_log2FC"]
-    pain_gene = (t["pain_padj"] < padj) & (t["pain_log2FC"].abs() >= lfc_threshold)
-    ket_sig = t["ketamine_padj"] < padj
-    r = t["reversal_fraction"]
-    cls = np.full(len(t), "unchanged", dtype=object)
-    cls[(pain_gene).to_numpy()] = "not_rescued"
-    cls[(pain_gene & ket_sig & (r >= partial_fraction)).to_numpy()] = "partially_rescued"
-    cls[(pain_gene & ket_sig & (r >= rescued_fraction)).to_numpy()] = "rescued"
-    ket_only = ~pain_gene & ket_sig & (t["ketamine_log2FC"].abs() >= lfc_threshold)
-    cls[ket_only.to_numpy()] = "ketamine_only"
-    t["class"] = pd.Categorical(cls, categories=CLASSES)
+    margin = None
+    if equivalence is not None and len(equivalence):
+        missing = {"gene_id", "log2FoldChange", "margin", "padj"} - set(equivalence.columns)
+        if missing:
+            raise InputError(f"equivalence table lacks column(s) {', '.join(sorted(missing))}.")
+        margin = float(equivalence["margin"].iloc[0])
+        e = equivalence[["gene_id", "log2FoldChange", "padj"]].rename(
+            columns={"log2FoldChange": "equivalence_log2FC", "padj": "equivalence_padj"}
+        )
+        t = t.merge(e, on="gene_id", how="left")
+    else:
+        t["equivalence_log2FC"] = np.nan
+        t["equivalence_padj"] = np.nan
+    t["equivalence_margin"] = np.nan if margin is None else margin
+    cls = classify_rescue(
+        t["pain_padj"],
+        t["pain_log2FC"],
+        t["ketamine_padj"],
+        t["ketamine_log2FC"],
+        t["equivalence_padj"],
+        alpha=padj,
+    )
+    t["class"] = pd.Categorical(cls, categories=RESCUE_CLASSES)
     t = t.sort_values(
         ["class", "pain_padj", "ketamine_padj", "gene_id"], na_position="last", kind="mergesort"
     )
     t["class"] = t["class"].astype(str)
-    return t.reset_index(drop=True)[
-        [
-            "gene_id",
-            "gene",
-            "baseMean",
-            "pain_log2FC",
-            "pain_padj",
-            "ketamine_log2FC",
-            "ketamine_padj",
-            "reversal_fraction",
-            "class",
-        ]
-    ]
+    t["test"] = gene_test_text(padj, margin, reference)
+    return t.reset_index(drop=True)[GENE_COLUMNS]
 
 
 def class_counts(
@@ -115,69 +140,13 @@ def class_counts(
     genesets
         ``{label: genes}``; one extra column per set.
     """
-    out = pd.DataFrame({"class": CLASSES})
+    out = pd.DataFrame({"class": RESCUE_CLASSES})
     counts = classified["class"].value_counts()
-    out["all_genes"] = [int(counts.get(c, 0)) for c in CLASSES]
+    out["all_genes"] = [int(counts.get(c, 0)) for c in RESCUE_CLASSES]
     for label, genes in dict(genesets).items():
         sub = classified[classified["gene"].isin(set(genes))]["class"].value_counts()
-        out[label] = [int(sub.get(c, 0)) for c in CLASSES]
+        out[label] = [int(sub.get(c, 0)) for c in RESCUE_CLASSES]
     return out
-
-
-def pathway_reversal(pain: pd.DataFrame, ketamine: pd.DataFrame, fdr: float = 0.05) -> pd.DataFrame:
-    """NES of every gene set in the pain and the ketamine contrast, and its status.
-
-    Status: ``reversed`` (FDR < ``fdr`` in both, opposite NES signs), ``not_reversed``
-    (enriched in pain, ketamine not significant), ``aggravated`` (both significant, same
-    direction), ``ketamine_only`` (significant only for ketamine), ``not_significant``,
-    ``not_tested`` (too few genes in either table).
-
-    Parameters
-    ----------
-    pain, ketamine
-        GSEA tables (:data:`acc_tiam1.enrichment.GSEA_COLUMNS`) of the two contrasts.
-    fdr
-        FDR threshold.
-    """
-    keep = ["source", "term", "NES", "FDR", "genes_found", "tested"]
-    t = pain[keep].merge(
-        ketamine[keep], on=["source", "term"], how="outer", suffixes=("_pain", "_ketamine")
-    )
-    for side in ("pain", "ketamine"):
-        t[f"tested_{side}"] = t[f"tested_{side}"].fillna(False).astype(bool)
-    sig_p = t["tested_pain"] & (t["FDR_pain"] < fdr)
-    sig_k = t["tested_ketamine"] & (t["FDR_ketamine"] < fdr)
-    opposite = np.sign(t["NES_pain"]) == -np.sign(t["NES_ketamine"])
-    status = np.full(len(t), "not_significant", dtype=object)
-    status[(sig_k & ~sig_p).to_numpy()] = "ketamine_only"
-    status[(sig_p & ~sig_k).to_numpy()] = "not_reversed"
-    status[(sig_p & sig_k & ~opposite).to_numpy()] = "aggravated"
-    status[(sig_p & sig_k & opposite).to_numpy()] = "reversed"
-    status[(~t["tested_pain"] | ~t["tested_ketamine"]).to_numpy()] = "not_tested"
-    t["status"] = status
-    t["reversed"] = t["status"] == "reversed"
-    t["direction_pain"] = np.where(sig_p, np.where(t["NES_pain"] > 0, "up", "down"), "ns")
-    t["_order"] = pd.Categorical(t["status"], categories=STATUSES)
-    t = t.sort_values(
-        ["_order", "FDR_pain", "source", "term"], kind="mergesort", na_position="last"
-    )
-    return t.drop(columns="_order").reset_index(drop=True)[
-        [
-            "source",
-            "term",
-            "NES_pain",
-            "FDR_pain",
-            "direction_pain",
-            "NES_ketamine",
-            "FDR_ketamine",
-            "status",
-            "reversed",
-            "genes_found_pain",
-            "genes_found_ketamine",
-            "tested_pain",
-            "tested_ketamine",
-        ]
-    ]
 
 
 def interaction_references(

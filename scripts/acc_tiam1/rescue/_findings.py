@@ -1,4 +1,10 @@
-"""Key findings: one line per dataset and focus set, in a table, sentences and an HTML page."""
+"""Key findings: one line per dataset and focus set, in a table, sentences and an HTML page.
+
+The calls come from the gene-set rescue tables (:func:`acc_tiam1.rescue.pathway_rescue`):
+for focus sets, CAMERA with the FDR across datasets (pain effect, ketamine reversal) and
+the set-score equivalence test (fully vs partially rescued). The sentences
+(:func:`findings_summary`) are plain text for the report's first page.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +12,72 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ._classes import CLASSES
+from ._equivalence import RESCUE_CLASSES
+
+#: Columns of the key-findings table (:func:`key_findings`), without the interaction ones.
+FINDINGS_COLUMNS = [
+    "dataset",
+    "gene_set",
+    "source",
+    "pain",
+    "NES_pain",
+    "FDR_pain",
+    "ketamine",
+    "NES_ketamine",
+    "FDR_ketamine",
+    "rescue",
+    "equivalence_effect",
+    "equivalence_margin",
+    "equivalence_FDR",
+    "reversed_by_ketamine",
+    "test",
+]
+
+#: What each rescue class says about the reversal, in the key-findings table.
+REVERSED_TEXT = {
+    "fully_rescued": "yes, fully rescued",
+    "partially_rescued": "yes, partially rescued",
+    "not_rescued": "no",
+    "aggravated": "no (ketamine same direction)",
+    "inconclusive": "no (inconclusive)",
+    "ketamine_only": "n/a (no pain effect)",
+    "unchanged": "n/a (no pain effect)",
+    "not_tested": "n/a (not tested)",
+}
 
 
 def key_findings(
-    reversal: Mapping[str, pd.DataFrame],
+    pathways: Mapping[str, pd.DataFrame],
     focus: Sequence[str],
     fdr: float,
     interaction: Mapping[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """One row per dataset and focus gene set: direction in pain, reversal by ketamine.
+    """One row per dataset and focus gene set: pain effect, reversal, rescue class.
 
     Parameters
     ----------
-    reversal
-        ``{dataset label: pathway_reversal table}``, bulk first, then cell types.
+    pathways
+        ``{dataset label: pathway_rescue table}``, bulk first, then cell types.
     focus
         Gene-set names (terms) to report, in order.
     fdr
-        FDR threshold (as used for the reversal tables).
+        Threshold of the calls (as used for the rescue tables).
     interaction
-        ``{dataset label: GSEA table of the surgery x drug interaction}``, if fitted.
+        ``{dataset label: enrichment table of the surgery x drug interaction}`` (GSEA
+        and CAMERA columns), if fitted; its call is CAMERA's FDR within the table.
 
     Returns
     -------
     pandas.DataFrame
-        ``dataset, gene_set, source, pain (direction), NES_pain, FDR_pain, ketamine
-        (direction), NES_ketamine, FDR_ketamine, reversed_by_ketamine, interaction NES and
-        FDR, note``. A focus set missing from a dataset's results gets a row with a note.
+        :data:`FINDINGS_COLUMNS` (``pain`` and ``ketamine``: ``up``, ``down``, ``n.s.``
+        or ``not tested``; NES from GSEA; FDR the calls' FDR; ``rescue`` the class;
+        ``test`` which tests and thresholds made the calls), the interaction's
+        ``interaction``, ``NES_interaction``, ``FDR_interaction`` when given, and
+        ``note``. A focus set missing from a dataset's results gets a row with a note.
     """
     rows = []
     interaction = interaction or {}
-    for label, table in reversal.items():
+    for label, table in pathways.items():
         for name in focus:
             hits = table[table["term"] == name]
             if hits.empty:
@@ -50,22 +90,26 @@ def key_findings(
                 )
                 continue
             for _, r in hits.iterrows():
+                tested = bool(r["tested_pain"]) and bool(r["tested_ketamine"])
                 row = {
                     "dataset": label,
                     "gene_set": name,
                     "source": r["source"],
-                    "pain": _direction(r["NES_pain"], r["FDR_pain"], r["tested_pain"], fdr),
+                    "pain": _call(r["camera_pain"], r["FDR_pain"], tested, fdr),
                     "NES_pain": r["NES_pain"],
                     "FDR_pain": r["FDR_pain"],
-                    "ketamine": _direction(
-                        r["NES_ketamine"], r["FDR_ketamine"], r["tested_ketamine"], fdr
-                    ),
+                    "ketamine": _call(r["camera_ketamine"], r["FDR_ketamine"], tested, fdr),
                     "NES_ketamine": r["NES_ketamine"],
                     "FDR_ketamine": r["FDR_ketamine"],
-                    "reversed_by_ketamine": _reversed_text(r["status"]),
+                    "rescue": r["class"],
+                    "equivalence_effect": r["equivalence_effect"],
+                    "equivalence_margin": r["equivalence_margin"],
+                    "equivalence_FDR": r["equivalence_FDR"],
+                    "reversed_by_ketamine": REVERSED_TEXT[r["class"]],
+                    "test": r["test"],
                     "note": "",
                 }
-                if not (r["tested_pain"] and r["tested_ketamine"]):
+                if not tested:
                     row["note"] = (
                         f"not tested: {_int(r['genes_found_pain'])} genes found "
                         "(below enrichment.min_size?)"
@@ -74,24 +118,14 @@ def key_findings(
                 if inter is not None:
                     m = inter[(inter["term"] == name) & (inter["source"] == r["source"])]
                     if len(m):
-                        row["interaction"] = _direction(
-                            m["NES"].iloc[0], m["FDR"].iloc[0], bool(m["tested"].iloc[0]), fdr
+                        m = m.iloc[0]
+                        row["interaction"] = _call(
+                            m["camera_direction"], m["camera_FDR"], bool(m["tested"]), fdr
                         )
-                        row["NES_interaction"] = m["NES"].iloc[0]
-                        row["FDR_interaction"] = m["FDR"].iloc[0]
+                        row["NES_interaction"] = m["NES"]
+                        row["FDR_interaction"] = m["camera_FDR"]
                 rows.append(row)
-    cols = [
-        "dataset",
-        "gene_set",
-        "source",
-        "pain",
-        "NES_pain",
-        "FDR_pain",
-        "ketamine",
-        "NES_ketamine",
-        "FDR_ketamine",
-        "reversed_by_ketamine",
-    ]
+    cols = list(FINDINGS_COLUMNS)
     if interaction:
         cols += ["interaction", "NES_interaction", "FDR_interaction"]
     return pd.DataFrame(rows).reindex(columns=[*cols, "note"])
@@ -101,47 +135,115 @@ def _int(x) -> str:
     return "?" if pd.isna(x) else str(int(x))
 
 
-def _direction(nes, fdr_value, tested, fdr: float) -> str:
-    if not tested or pd.isna(nes):
+def _call(direction, fdr_value, tested, fdr: float) -> str:
+    if not tested or pd.isna(fdr_value):
         return "not tested"
-    if pd.notna(fdr_value) and fdr_value < fdr:
-        return "up" if nes > 0 else "down"
+    if fdr_value < fdr and direction in ("up", "down"):
+        return str(direction)
     return "n.s."
 
 
-def _reversed_text(status: str) -> str:
-    return {
-        "reversed": "yes",
-        "not_reversed": "no",
-        "aggravated": "no (ketamine same direction)",
-        "ketamine_only": "n/a (no pain effect)",
-        "not_significant": "n/a (no pain effect)",
-        "not_tested": "n/a (not tested)",
-    }[status]
+def findings_summary(
+    findings: pd.DataFrame, fdr: float = 0.05, reference: str = "sham"
+) -> list[str]:
+    """Plain sentences summarising a key-findings table, one per focus gene set.
 
+    E.g. "TIAM1_RAC1_CORE_ABC is up in pain in snRNA L2/3 IT and snRNA L5 ET (CAMERA,
+    FDR across datasets < 0.05) and reversed by ketamine in both (partially rescued:
+    equivalence to sham not shown at margin 1.7 SD)."
 
-def findings_summary(findings: pd.DataFrame) -> list[str]:
-    """Plain sentences summarising a key-findings table, one per focus gene set."""
+    Parameters
+    ----------
+    findings
+        Output of :func:`key_findings`.
+    fdr
+        Threshold of the calls.
+    reference
+        The control level of the equivalence test.
+
+    Returns
+    -------
+    list of str
+        One sentence per focus set, in the table's order.
+    """
     lines = []
     for name, sub in findings.groupby("gene_set", sort=False):
-        up = sub.loc[sub["pain"] == "up", "dataset"].tolist()
-        down = sub.loc[sub["pain"] == "down", "dataset"].tolist()
-        rev = sub.loc[sub["reversed_by_ketamine"] == "yes", "dataset"].tolist()
-        notrev = sub.loc[
-            sub["reversed_by_ketamine"].astype(str).str.startswith("no"), "dataset"
-        ].tolist()
-        parts = [f"{name}: up in pain in {_names(up)}"]
-        if down:
-            parts.append(f"down in pain in {_names(down)}")
-        parts.append(f"reversed by ketamine in {_names(rev)}")
-        if notrev:
-            parts.append(f"not reversed in {_names(notrev)}")
-        lines.append("; ".join(parts) + ".")
+        tested = sub[sub["pain"].isin(["up", "down", "n.s."])]
+        if tested.empty:
+            lines.append(f"{name} was not tested in any dataset (too few genes found).")
+            continue
+        test = f"CAMERA, FDR across datasets < {fdr:g}"
+        up = tested.loc[tested["pain"] == "up", "dataset"].tolist()
+        down = tested.loc[tested["pain"] == "down", "dataset"].tolist()
+        only = tested.loc[tested["rescue"] == "ketamine_only", "dataset"].tolist()
+        if not up and not down:
+            text = (
+                f"{name} is not changed in pain in any of the {_count(len(tested))} tested ({test})"
+            )
+        else:
+            changes = [
+                f"{word} in pain in {_names(ds)}" for word, ds in (("up", up), ("down", down)) if ds
+            ]
+            changed = tested[tested["pain"].isin(["up", "down"])]
+            margin = _margin(changed)
+            clauses = [
+                _clause(cls, _where(ds, len(changed)), margin, reference)
+                for cls in RESCUE_CLASSES
+                if (ds := changed.loc[changed["rescue"] == cls, "dataset"].tolist())
+            ]
+            text = f"{name} is {' and '.join(changes)} ({test})"
+            if clauses:
+                text += " and " + "; ".join(c for c in clauses if c)
+        if only:
+            text += f"; ketamine changes it without a pain effect in {_names(only)}"
+        lines.append(text + ".")
     return lines
 
 
+def _clause(cls: str, where: str, margin: float | None, reference: str) -> str:
+    at = f"at margin {margin:g} SD" if margin is not None else ""
+    if cls == "fully_rescued":
+        return (
+            f"reversed by ketamine {where}, back at {reference} level (fully rescued: "
+            f"equivalence to {reference} shown {at})"
+        )
+    if cls == "partially_rescued":
+        why = f"not shown {at}" if margin is not None else "not tested"
+        return f"reversed by ketamine {where} (partially rescued: equivalence to {reference} {why})"
+    if cls == "not_rescued":
+        return f"not reversed by ketamine {where}"
+    if cls == "aggravated":
+        return f"changed further in the same direction by ketamine {where}"
+    if cls == "inconclusive":
+        return (
+            f"inconclusive {where} (equivalent to {reference} {at}, but the reversal is "
+            "not significant)"
+        )
+    return ""
+
+
+def _margin(table: pd.DataFrame) -> float | None:
+    values = pd.to_numeric(table["equivalence_margin"], errors="coerce").dropna()
+    return float(values.iloc[0]) if len(values) else None
+
+
+def _where(datasets: Sequence[str], n_changed: int) -> str:
+    if len(datasets) == n_changed:
+        return {1: "there", 2: "in both"}.get(n_changed, f"in all {n_changed}")
+    return f"in {_names(datasets)}"
+
+
+def _count(n: int) -> str:
+    return "the one dataset" if n == 1 else f"{n} datasets"
+
+
 def _names(items: Sequence[str]) -> str:
-    return ", ".join(items) if items else "none"
+    items = list(items)
+    if not items:
+        return "none"
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def coverage_notes(coverage: pd.DataFrame, max_listed_source: int = 30) -> list[str]:
@@ -202,18 +304,18 @@ def key_findings_html(
     settings
         ``{name: value}`` of the settings the findings depend on.
     """
-    colours = {"up": "#f4cccc", "down": "#cfe2f3", "yes": "#d9ead3"}
+    colours = {"up": "#f4cccc", "down": "#cfe2f3", "yes": "#d9ead3", "no": "#fce5cd"}
 
     def cell(value, column=""):
         if pd.isna(value):
             text = ""
-        elif isinstance(value, float) and column.startswith("FDR") and value < 0.001:
+        elif isinstance(value, float) and "FDR" in column and value < 0.001:
             text = "< 0.001"
         elif isinstance(value, float):
             text = f"{value:.3g}"
         else:
             text = str(value)
-        colour = colours.get(text) or ("#fce5cd" if text.startswith("no") else "")
+        colour = colours.get(text) or colours.get(text.split(",")[0].split(" ")[0], "")
         style = f' style="background:{colour}"' if colour else ""
         return f"<td{style}>{_escape(text)}</td>"
 
@@ -236,7 +338,7 @@ def key_findings_html(
         "<h2>Key findings</h2><ul>",
         *[f"<li>{_escape(s)}</li>" for s in summary],
         "</ul><h3>Focus gene sets per dataset</h3>",
-        table(_drop_empty_notes(findings)),
+        *_table_with_tests(_drop_empty_notes(findings), table),
         "<h3>Genes per rescue class</h3>",
         table(counts),
     ]
@@ -254,6 +356,34 @@ def _escape(text: str) -> str:
     return (
         text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
     )
+
+
+def _table_with_tests(df: pd.DataFrame, table) -> list[str]:
+    # One "test" text for every row: said once under the table instead of in each row.
+    tests = df["test"].dropna().unique() if "test" in df else []
+    if len(tests) != 1:
+        return [table(df)]
+    return [table(df.drop(columns="test")), f"<p>Calls: {_escape(str(tests[0]))}.</p>"]
+
+
+def _drop_empty_notes(df: pd.DataFrame) -> pd.DataFrame:
+    if "note" in df and df["note"].fillna("").eq("").all():
+        return df.drop(columns="note")
+    return df
+
+
+def _escape(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
+
+
+def _table_with_tests(df: pd.DataFrame, table) -> list[str]:
+    # One "test" text for every row: said once under the table instead of in each row.
+    tests = df["test"].dropna().unique() if "test" in df else []
+    if len(tests) != 1:
+        return [table(df)]
+    return [table(df.drop(columns="test")), f"<p>Calls: {_escape(str(tests[0]))}.</p>"]
 
 
 def _drop_empty_notes(df: pd.DataFrame) -> pd.DataFrame:
@@ -274,7 +404,7 @@ def class_count_matrix(counts: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``dataset`` and one integer column per class of :data:`CLASSES`.
+        ``dataset`` and one integer column per class of :data:`RESCUE_CLASSES`.
     """
     if not len(counts):
         return counts
@@ -282,7 +412,7 @@ def class_count_matrix(counts: pd.DataFrame) -> pd.DataFrame:
         counts.pivot_table(
             index="dataset", columns="class", values="all_genes", aggfunc="sum", sort=False
         )
-        .reindex(columns=CLASSES)
+        .reindex(columns=RESCUE_CLASSES)
         .fillna(0)
         .astype(int)
         .reset_index()
@@ -295,6 +425,8 @@ def findings_settings(
     fdr: float,
     rescue: Mapping,
     interaction_coefficient: str | None = None,
+    across: str = "Benjamini-Bogomolov",
+    equivalence: Mapping | None = None,
 ) -> dict[str, str]:
     """The rules behind the key findings, in words, for the key-findings page.
 
@@ -303,12 +435,16 @@ def findings_settings(
     pain_contrast, ketamine_contrast
         Names of the pain and the ketamine contrast.
     fdr
-        GSEA FDR threshold.
+        Threshold of the gene-set calls.
     rescue
-        The config's ``rescue`` section (``padj``, ``lfc_threshold``,
-        ``rescued_fraction``, ``partial_fraction``, ``interaction``).
+        The config's ``rescue`` section (``padj``, ``gene_margin``, ``set_margin``,
+        ``interaction``).
     interaction_coefficient
         The surgery x drug coefficient, when the interaction is fitted.
+    across
+        Name of the across-dataset procedure.
+    equivalence
+        The equivalence comparison (``target``, ``reference``), or None.
 
     Returns
     -------
@@ -316,22 +452,37 @@ def findings_settings(
         ``{setting: description}``, in display order.
     """
     r = rescue
+    if equivalence:
+        eq = f"{equivalence['target']} vs {equivalence['reference']}"
+        set_eq = (
+            f"fully rescued: equivalence of the set score shown for {eq} (two one-sided "
+            f"t tests, margin {r['set_margin']:g} residual SD, FDR < {fdr:g}); partially "
+            "rescued: reversal without it"
+        )
+        gene_eq = (
+            f"fully rescued: DESeq2 lessAbs test of {eq}, |log2FC| < {r['gene_margin']:g}, "
+            f"padj < {r['padj']:g}"
+        )
+    else:
+        set_eq = gene_eq = "equivalence not tested (contrasts on different variables)"
     settings = {
         "pain effect": pain_contrast,
         "ketamine effect": ketamine_contrast,
-        "gene set enriched": f"GSEA FDR < {fdr:g}",
-        "reversed": "enriched in both contrasts with opposite NES signs",
+        "focus set up / down": (
+            f"CAMERA (limma moderated t, inter-gene correlation estimated), FDR across "
+            f"datasets ({across}) < {fdr:g}; direction from CAMERA; NES from GSEA"
+        ),
+        "reversed": f"the same call in {ketamine_contrast}, opposite direction",
+        "gene-set rescue": set_eq,
         "gene classes": (
-            f"pain gene: padj < {r['padj']:g} and |log2FC| >= {r['lfc_threshold']:g} in "
-            f"{pain_contrast}; rescued: ketamine padj < {r['padj']:g} and it removes >= "
-            f"{r['rescued_fraction']:g} of the pain log2FC; partially rescued: >= "
-            f"{r['partial_fraction']:g}; not rescued: other pain genes; ketamine-only: "
-            "significant for ketamine only"
+            f"pain effect and reversal: DESeq2 padj < {r['padj']:g}; {gene_eq}; "
+            "reversal_fraction (share of the pain log2FC ketamine undoes) is descriptive"
         ),
     }
     if interaction_coefficient:
         settings["interaction"] = (
-            f"{r['interaction']['design']}, coefficient {interaction_coefficient} "
-            "(negative NES: ketamine lowers the set more in pain than in sham animals)"
+            f"{r['interaction']['design']}, coefficient {interaction_coefficient}, CAMERA "
+            f"FDR < {fdr:g} (down: ketamine lowers the set more in pain than in sham "
+            "animals)"
         )
     return settings

@@ -9,23 +9,15 @@ import pandas as pd
 
 from ..plotting import plt, short
 
-#: Colour of each rescue class in scatter plots.
+#: Colour of each rescue class (genes and gene sets) in scatter plots.
 CLASS_COLOURS = {
-    "rescued": "#1a9850",
+    "fully_rescued": "#1a9850",
     "partially_rescued": "#91cf60",
     "not_rescued": "#d73027",
+    "aggravated": "#7b3294",
+    "inconclusive": "#fdae61",
     "ketamine_only": "#4575b4",
     "unchanged": "#d9d9d9",
-}
-
-
-#: Colour of each pathway status.
-STATUS_COLOURS = {
-    "reversed": "#1a9850",
-    "not_reversed": "#d73027",
-    "aggravated": "#7b3294",
-    "ketamine_only": "#4575b4",
-    "not_significant": "#bdbdbd",
     "not_tested": "#f0f0f0",
 }
 
@@ -65,14 +57,15 @@ def rescue_scatter(
         fig, ax = plt.subplots(figsize=(6.4, 5.6))
     t = classified.dropna(subset=["pain_log2FC", "ketamine_log2FC"])
     marked = set().union(*[set(g) for g in highlight.values()]) if highlight else set()
-    order = ["unchanged", "ketamine_only", "not_rescued", "partially_rescued", "rescued"]
-    for cls in order:
+    for cls in reversed(list(CLASS_COLOURS)):
         sub = t[(t["class"] == cls) & ~t["gene"].isin(marked)]
         n = int((t["class"] == cls).sum())
+        if n == 0:
+            continue
         ax.scatter(
             sub["pain_log2FC"],
             sub["ketamine_log2FC"],
-            s=6 if cls == "unchanged" else 10,
+            s=6 if cls in ("unchanged", "not_tested") else 10,
             color=CLASS_COLOURS[cls],
             linewidths=0,
             rasterized=True,
@@ -91,7 +84,7 @@ def rescue_scatter(
             label=f"Tiam1/Rac1 program genes ({len(hi)})",
             zorder=3,
         )
-        called = hi[hi["class"] != "unchanged"]
+        called = hi[~hi["class"].isin(["unchanged", "not_tested"])]
         top = called.reindex(called["pain_log2FC"].abs().sort_values(ascending=False).index)
         for _, row in top.head(label_top).iterrows():
             ax.annotate(
@@ -134,12 +127,12 @@ def pathway_scatter(
     ketamine_label: str = "ketamine",
     ax=None,
 ):
-    """NES in the pain contrast vs NES in the ketamine contrast, one point per gene set.
+    """NES in the pain vs the ketamine contrast, one point per gene set, by rescue class.
 
     Parameters
     ----------
     reversal
-        Output of :func:`acc_tiam1.rescue.pathway_reversal`.
+        Output of :func:`acc_tiam1.rescue.pathway_rescue`.
     title
         Panel title.
     focus
@@ -151,8 +144,8 @@ def pathway_scatter(
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 5.4))
     t = reversal.dropna(subset=["NES_pain", "NES_ketamine"])
-    for status, colour in STATUS_COLOURS.items():
-        sub = t[t["status"] == status]
+    for status, colour in CLASS_COLOURS.items():
+        sub = t[t["class"] == status]
         if len(sub):
             ax.scatter(
                 sub["NES_pain"],
@@ -180,7 +173,7 @@ def pathway_scatter(
     ax.set_xlabel(f"NES, {pain_label}")
     ax.set_ylabel(f"NES, {ketamine_label}")
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="upper right", title="status", title_fontsize=7)
+    ax.legend(fontsize=7, loc="upper right", title="rescue class", title_fontsize=7)
     if fig is not None:
         fig.tight_layout()
     return fig
