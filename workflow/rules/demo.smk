@@ -19,6 +19,7 @@ rule demo_bulk:
     params:
         seed=config["seed"],
         n_genes=config["demo"]["bulk_genes"],
+        null=config["demo"]["bulk_null"],
     script:
         "../../scripts/demo_bulk.py"
 
@@ -33,6 +34,8 @@ rule demo_snrna:
         truth_nuclei=inputs.DEMO_SNRNA_TRUTH["nuclei"],
         truth_genes=inputs.DEMO_SNRNA_TRUTH["genes"],
         truth_cell_types=inputs.DEMO_SNRNA_TRUTH["cell_types"],
+        truth_samples=inputs.DEMO_SNRNA_TRUTH["samples"],
+        truth_soup=inputs.DEMO_SNRNA_TRUTH["soup"],
     log:
         "logs/demo/snrna.log",
     benchmark:
@@ -48,5 +51,11 @@ rule demo_snrna:
         n_genes=config["demo"]["snrna_genes"],
         nuclei_per_sample=config["demo"]["snrna_nuclei_per_sample"],
         cell_types=config["demo"]["snrna_cell_types"],
+        contamination=config["demo"]["snrna_contamination"],
+        empty_droplets=config["demo"]["snrna_empty_droplets"],
+        umi_scale=config["demo"]["snrna_umi_scale"],
+        marker_log2=config["demo"]["snrna_marker_log2"],
+        activity_sd=config["demo"]["snrna_activity_sd"],
+        null=config["demo"]["snrna_null"],
     script:
         "../../scripts/demo_snrna.py"
