@@ -132,7 +132,7 @@ def simulate_droplets(
     empties_per_nucleus: float = 3.0,
     umi_scale: float = 1.0,
     activity_sd: float = 0.0,
-    chunk: int = 2000,
+    chunk: int = 1000,
 ) -> SimulatedSample:
     """The droplets of one mouse: nuclei with ambient RNA, and empty droplets.
 

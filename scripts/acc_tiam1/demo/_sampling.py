@@ -133,9 +133,24 @@ def draw(sources, n_rows: int, tables: list, chunk: int) -> sparse.csr_matrix:
         col = np.concatenate(c_parts) if c_parts else np.zeros(0, np.int32)
         data = np.ones(r.size, dtype=np.int32)
         blocks.append(sparse.coo_matrix((data, (r, col)), shape=(m, g)).tocsr())
-    if not blocks:
-        return sparse.csr_matrix((0, g), dtype=np.int32)
-    x = sparse.vstack(blocks, format="csr", dtype=np.int32)
+    return _stack_rows(blocks, g)
+
+
+def _stack_rows(blocks: list[sparse.csr_matrix], n_cols: int) -> sparse.csr_matrix:
+    """Stack CSR blocks, releasing each once copied (peak: the result plus one block)."""
+    nnz = sum(b.nnz for b in blocks)
+    data = np.empty(nnz, dtype=np.int32)
+    indices = np.empty(nnz, dtype=np.int32)
+    indptr = [np.zeros(1, dtype=np.int64)]
+    at = 0
+    while blocks:
+        b = blocks.pop(0)
+        data[at : at + b.nnz] = b.data
+        indices[at : at + b.nnz] = b.indices
+        indptr.append(at + b.indptr[1:].astype(np.int64))
+        at += b.nnz
+    indptr = np.concatenate(indptr)
+    x = sparse.csr_matrix((data, indices, indptr), shape=(indptr.size - 1, n_cols))
     x.sort_indices()
     return x
 
@@ -179,12 +194,12 @@ def alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Returns
     -------
     prob, alias
-        float64 and int64 vectors of ``p``'s length.
+        float64 and int32 vectors of ``p``'s length.
     """
     n = p.size
     q = p * (n / p.sum())
     prob = np.ones(n)
-    alias = np.arange(n)
+    alias = np.arange(n, dtype=np.int32)
     small, large = np.flatnonzero(q < 1), np.flatnonzero(q >= 1)
     while small.size and large.size:
         deficit = 1.0 - q[small]
@@ -221,8 +236,10 @@ def draw_profile(rows, n, table, rng) -> tuple[np.ndarray, np.ndarray]:
         int32 row and gene of every UMI.
     """
     prob, alias = table
-    y = rng.random(int(n.sum())) * prob.size
-    col = y.astype(np.int64)
+    y = rng.random(int(n.sum()))
+    y *= prob.size
+    col = y.astype(np.int32)
     np.minimum(col, prob.size - 1, out=col)
-    genes = np.where(y - col < prob[col], col, alias[col])
-    return np.repeat(rows, n).astype(np.int32), genes.astype(np.int32)
+    y -= col
+    genes = np.where(y < prob[col], col, alias[col])
+    return np.repeat(rows.astype(np.int32), n), genes

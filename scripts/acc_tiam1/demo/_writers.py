@@ -20,8 +20,10 @@ from scipy import sparse
 
 from ..io import atomic_output
 
-#: Barcodes written at a time.
+#: Barcodes written at a time (.h5; a Matrix Market block is formatted as text in memory,
+#: so those are smaller).
 BLOCK_ROWS = 4096
+MTX_BLOCK_ROWS = 1024
 GEX = "Gene Expression"
 
 
@@ -55,7 +57,7 @@ def write_mtx_folder(adata, folder: str | Path) -> None:
         Destination folder (created).
     """
     x = sparse.csr_matrix(adata.X)
-    blocks = _row_blocks(x, np.arange(x.shape[0]))
+    blocks = _row_blocks(x, np.arange(x.shape[0]), size=MTX_BLOCK_ROWS)
     _write_mtx(
         folder, blocks, x.shape[0], x.nnz, adata.var_names, adata.var["gene"], adata.obs_names
     )
@@ -85,12 +87,11 @@ def write_raw_droplets(adata, empties: sparse.spmatrix, empty_barcodes, path: st
         [np.asarray(adata.obs_names, dtype=object), np.asarray(empty_barcodes, dtype=object)]
     )
     order = np.argsort(barcodes.astype(str), kind="stable")
-    blocks = _row_blocks(x, order, e)
     args = (order.size, x.nnz + e.nnz, adata.var_names, adata.var["gene"], barcodes[order])
     if str(path).lower().endswith(".h5"):
-        _write_h5(path, blocks, *args)
+        _write_h5(path, _row_blocks(x, order, e), *args)
     else:
-        _write_mtx(path, blocks, *args)
+        _write_mtx(path, _row_blocks(x, order, e, MTX_BLOCK_ROWS), *args)
 
 
 def write_processed_h5ad(adata, path: str | Path) -> None:
@@ -136,12 +137,15 @@ def write_sample(adata, path: str | Path) -> None:
 
 
 def _row_blocks(
-    x: sparse.csr_matrix, order: np.ndarray, extra: sparse.csr_matrix | None = None
+    x: sparse.csr_matrix,
+    order: np.ndarray,
+    extra: sparse.csr_matrix | None = None,
+    size: int = BLOCK_ROWS,
 ) -> Iterator[sparse.csr_matrix]:
-    """Rows ``order`` of ``x`` (stacked over ``extra``), ``BLOCK_ROWS`` at a time."""
+    """Rows ``order`` of ``x`` (stacked over ``extra``), ``size`` at a time."""
     n_x = x.shape[0]
-    for start in range(0, order.size, BLOCK_ROWS):
-        src = order[start : start + BLOCK_ROWS]
+    for start in range(0, order.size, size):
+        src = order[start : start + size]
         if extra is None:
             yield x[src]
             continue
