@@ -24,7 +24,10 @@ def main(smk):
     levels = demo.contamination_levels(len(sheet), *p.contamination, seed=p.seed)
     truths, summaries, soups = [], [], {}
     for i, (sample, row) in enumerate(sheet.iterrows()):
+        raw = row.get("raw_path", "")
+        raw_path = inputs.resolve_sample_path(raw, smk.input.samples) if raw else ""
         # One sample at a time: its matrices are written and dropped before the next.
+        # Empty droplets are drawn last, so a sample without raw_path has the same nuclei.
         sim = demo.simulate_droplets(
             study,
             sample,
@@ -32,14 +35,12 @@ def main(smk):
             i,
             p.nuclei_per_sample,
             contamination=levels[i],
-            empties_per_nucleus=p.empty_droplets,
+            empties_per_nucleus=p.empty_droplets if raw_path else 0.0,
             umi_scale=p.umi_scale,
             activity_sd=p.activity_sd,
         )
         path = inputs.resolve_sample_path(row["path"], smk.input.samples)
         demo.write_sample(sim.nuclei, path)
-        raw = row.get("raw_path", "")
-        raw_path = inputs.resolve_sample_path(raw, smk.input.samples) if raw else ""
         if raw_path:
             demo.write_raw_droplets(sim.nuclei, sim.empties, sim.empty_barcodes, raw_path)
         s = sim.summary
@@ -54,7 +55,7 @@ def main(smk):
             s["contamination"],
             s["ambient_umis_per_droplet"],
             path,
-            s["empty_droplets"] if raw_path else 0,
+            s["empty_droplets"],
             raw_path or "(no raw_path)",
         )
         truths.append(sim.truth)

@@ -82,6 +82,11 @@ def test_ambient_counts_are_exactly_what_the_truth_says(study, pain_sample):
         np.asarray(diff.sum(axis=1)).ravel(), pain_sample.truth["ambient_umis"]
     )
     assert (clean.truth["ambient_umis"] == 0).all() and clean.summary["contamination"] == 0
+    # Empty droplets are drawn last: a sample without a raw matrix has the same nuclei.
+    no_raw = demo.simulate_droplets(
+        study, "P1", PAIN, 0, 400, contamination=0.08, empties_per_nucleus=0
+    )
+    assert no_raw.empties.shape[0] == 0 and (no_raw.nuclei.X != pain_sample.nuclei.X).nnz == 0
 
 
 def test_soup_is_the_lysate_and_carries_the_condition_effect(study):

@@ -25,9 +25,10 @@ of SoupX (Young & Behjati 2020, GigaScience 9:giaa151) and CellBender (Fleming e
 Counts are multinomial draws of each droplet's UMIs per component (either state of its
 type(s), mitochondria, soup), ``chunk`` droplets at a time, so time and memory grow with
 the number of UMIs, never with nuclei x genes. Separate random streams (all from the
-study's seed and the sample's index) draw the nuclei, the ambient RNA, the activity shift
-and the barcodes, so that changing the contamination leaves the nuclei's own counts as
-they were.
+study's seed and the sample's index) draw the nuclei, their ambient RNA, the empty
+droplets, the activity shift and the barcodes, so that changing the contamination leaves
+the nuclei's own counts as they were and a sample without empty droplets has the same
+nuclei.
 """
 
 from __future__ import annotations
@@ -215,7 +216,8 @@ def simulate_droplets(
     soup = (1 - SOUP_MITO_FRACTION) * lysate / lysate.sum() + SOUP_MITO_FRACTION * study.mito
     level = contamination / (1.0 - contamination) * own.mean()
     ambient = amb_rng.poisson(level * _efficiency(n_total, amb_rng))
-    empty_umis = _empty_umis(round(empties_per_nucleus * n_total), level, amb_rng)
+    empty_rng = np.random.default_rng([study.seed, 37, index])
+    empty_umis = _empty_umis(round(empties_per_nucleus * n_total), level, empty_rng)
 
     bc_rng = np.random.default_rng([study.seed, 23, index])
     barcodes = random_barcodes(n_total, bc_rng)
@@ -233,7 +235,7 @@ def simulate_droplets(
         chunk,
     )
     empties = draw(
-        [(np.arange(empty_umis.size), np.zeros(empty_umis.size, int), empty_umis, amb_rng)],
+        [(np.arange(empty_umis.size), np.zeros(empty_umis.size, int), empty_umis, empty_rng)],
         empty_umis.size,
         [tables[-1]],
         chunk,
