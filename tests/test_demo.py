@@ -244,6 +244,7 @@ def test_demo_sheet_names_raw_droplets():
     outputs = inputs.demo_snrna_outputs(str(REPO / inputs.DEMO_SNRNA_SHEET))
     assert sum("raw_feature_bc_matrix.h5" in o for o in outputs) == 10
     assert sum("raw_feature_bc_matrix/" in o for o in outputs) == 3  # a folder's 3 files
+    assert inputs.demo_snrna_nuclei(100, str(REPO / inputs.DEMO_SNRNA_SHEET)) == 100 * len(sheet)
 
 
 # --- variants -------------------------------------------------------------------------

@@ -435,3 +435,22 @@ def demo_snrna_outputs(sheet_path: str = DEMO_SNRNA_SHEET) -> list[str]:
             else:
                 out += [os.path.normpath(f"{path}/{f}") for f in MTX_FOLDER_FILES]
     return out
+
+
+def demo_snrna_nuclei(nuclei_per_sample: int, sheet_path: str = DEMO_SNRNA_SHEET) -> int:
+    """Nuclei rule demo_snrna simulates in all (sets its job's time).
+
+    Parameters
+    ----------
+    nuclei_per_sample
+        ``demo.snrna_nuclei_per_sample``.
+    sheet_path
+        The demo's snRNA sheet (one sample per row).
+
+    Returns
+    -------
+    int
+        Samples of the sheet (at least 1) times the nuclei per sample.
+    """
+    n = len(read_sample_sheet(sheet_path)) if Path(sheet_path).exists() else 1
+    return max(n, 1) * nuclei_per_sample

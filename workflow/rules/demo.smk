@@ -44,8 +44,18 @@ rule demo_snrna:
         ENV
     threads: 1
     resources:
-        mem_mb=mem_mb(2000),
-        runtime=runtime(30),
+        # One sample at a time: ~1 GB for 16,700 nuclei x 20,000 genes; ~2 ms per nucleus.
+        mem_mb=mem_mb(
+            max(2000, 1000 + 0.06 * config["demo"]["snrna_nuclei_per_sample"])
+        ),
+        runtime=runtime(
+            max(
+                30,
+                10
+                + inputs.demo_snrna_nuclei(config["demo"]["snrna_nuclei_per_sample"])
+                // 5000,
+            )
+        ),
     params:
         seed=config["seed"],
         n_genes=config["demo"]["snrna_genes"],
