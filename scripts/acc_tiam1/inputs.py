@@ -293,6 +293,8 @@ DEMO_SNRNA_TRUTH = {
     "nuclei": f"{DEMO_SNRNA_DIR}/truth_nuclei.tsv",
     "genes": f"{DEMO_SNRNA_DIR}/truth_genes.tsv",
     "cell_types": f"{DEMO_SNRNA_DIR}/truth_cell_types.tsv",
+    "samples": f"{DEMO_SNRNA_DIR}/truth_samples.tsv",
+    "soup": f"{DEMO_SNRNA_DIR}/truth_soup.tsv",
 }
 #: Files of a matrix folder that rule demo_snrna writes.
 MTX_FOLDER_FILES = ("matrix.mtx.gz", "barcodes.tsv.gz", "features.tsv.gz")
@@ -500,21 +502,46 @@ def check_snrna(
 def demo_snrna_outputs(sheet_path: str = DEMO_SNRNA_SHEET) -> list[str]:
     """Files rule demo_snrna writes, all under :data:`DEMO_SNRNA_DIR`.
 
-    Those the demo sheet's paths name (a folder's three files). Empty when the demo
-    sheet is gone.
+    Those the demo sheet's ``path`` and (optional) ``raw_path`` columns name (a folder's
+    three files). Empty when the demo sheet is gone.
     """
     if not Path(sheet_path).exists():
         return []
     sheet = read_sample_sheet(sheet_path)
     out = []
-    for sample, raw in sheet["path"].items():
-        path = resolve_sample_path(raw, sheet_path)
-        if Path(os.path.relpath(path, DEMO_SNRNA_DIR)).parts[0] == "..":
-            raise InputError(
-                f"demo sample '{sample}' must live under {DEMO_SNRNA_DIR}/.", sheet_path
-            )
-        if path.endswith((".h5", ".h5ad")):
-            out.append(path)
-        else:
-            out += [os.path.normpath(f"{path}/{f}") for f in MTX_FOLDER_FILES]
+    for column in ("path", "raw_path"):
+        if column not in sheet.columns:
+            continue
+        for sample, raw in sheet[column].items():
+            if not raw:
+                continue
+            path = resolve_sample_path(raw, sheet_path)
+            if Path(os.path.relpath(path, DEMO_SNRNA_DIR)).parts[0] == "..":
+                raise InputError(
+                    f"demo sample '{sample}': its {column} must lie under {DEMO_SNRNA_DIR}/.",
+                    sheet_path,
+                )
+            if path.endswith((".h5", ".h5ad")):
+                out.append(path)
+            else:
+                out += [os.path.normpath(f"{path}/{f}") for f in MTX_FOLDER_FILES]
     return out
+
+
+def demo_snrna_nuclei(nuclei_per_sample: int, sheet_path: str = DEMO_SNRNA_SHEET) -> int:
+    """Nuclei rule demo_snrna simulates in all (sets its job's time).
+
+    Parameters
+    ----------
+    nuclei_per_sample
+        ``demo.snrna_nuclei_per_sample``.
+    sheet_path
+        The demo's snRNA sheet (one sample per row).
+
+    Returns
+    -------
+    int
+        Samples of the sheet (at least 1) times the nuclei per sample.
+    """
+    n = len(read_sample_sheet(sheet_path)) if Path(sheet_path).exists() else 1
+    return max(n, 1) * nuclei_per_sample

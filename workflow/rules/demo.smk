@@ -19,6 +19,7 @@ rule demo_bulk:
     params:
         seed=config["seed"],
         n_genes=config["demo"]["bulk_genes"],
+        null=config["demo"]["bulk_null"],
     script:
         "../../scripts/demo_bulk.py"
 
@@ -33,6 +34,8 @@ rule demo_snrna:
         truth_nuclei=inputs.DEMO_SNRNA_TRUTH["nuclei"],
         truth_genes=inputs.DEMO_SNRNA_TRUTH["genes"],
         truth_cell_types=inputs.DEMO_SNRNA_TRUTH["cell_types"],
+        truth_samples=inputs.DEMO_SNRNA_TRUTH["samples"],
+        truth_soup=inputs.DEMO_SNRNA_TRUTH["soup"],
     log:
         "logs/demo/snrna.log",
     benchmark:
@@ -41,12 +44,28 @@ rule demo_snrna:
         ENV
     threads: 1
     resources:
-        mem_mb=mem_mb(2000),
-        runtime=runtime(30),
+        # One sample at a time: ~1 GB for 16,700 nuclei x 20,000 genes; ~2 ms per nucleus.
+        mem_mb=mem_mb(
+            max(2000, 1000 + 0.06 * config["demo"]["snrna_nuclei_per_sample"])
+        ),
+        runtime=runtime(
+            max(
+                30,
+                10
+                + inputs.demo_snrna_nuclei(config["demo"]["snrna_nuclei_per_sample"])
+                // 5000,
+            )
+        ),
     params:
         seed=config["seed"],
         n_genes=config["demo"]["snrna_genes"],
         nuclei_per_sample=config["demo"]["snrna_nuclei_per_sample"],
         cell_types=config["demo"]["snrna_cell_types"],
+        contamination=config["demo"]["snrna_contamination"],
+        empty_droplets=config["demo"]["snrna_empty_droplets"],
+        umi_scale=config["demo"]["snrna_umi_scale"],
+        marker_log2=config["demo"]["snrna_marker_log2"],
+        activity_sd=config["demo"]["snrna_activity_sd"],
+        null=config["demo"]["snrna_null"],
     script:
         "../../scripts/demo_snrna.py"

@@ -13,8 +13,11 @@ Planted effects (log2 scale, written to a truth table):
   partial rescue (half) or none;
 - ketamine alone changes a separate set of genes in both sham and pain mice.
 
-The single-nucleus part is :mod:`acc_tiam1.demo._snrna`; ``_writers`` writes simulated
-samples in the formats labs bring (Cell Ranger .h5, matrix folder, .h5ad).
+The single-nucleus part: cell types, profiles and planted effects in
+:mod:`acc_tiam1.demo._snrna`, one mouse's droplets (nuclei, lysate-made ambient RNA,
+heterotypic doublets, empty droplets) in :mod:`acc_tiam1.demo._nuclei`; ``_writers``
+writes them in the formats labs bring (Cell Ranger .h5, matrix folder, .h5ad, and the raw
+droplet matrix as ``raw_feature_bc_matrix.h5`` or a raw matrix folder).
 """
 
 from ._bulk import RESCUE_PLAN, group_log2fc, plant_bulk_effects, simulate_bulk
@@ -27,6 +30,16 @@ from ._common import (
     MITO_GENES,
     demo_gene_universe,
     demo_modules,
+)
+from ._nuclei import (
+    NUCLEI_TRUTH_COLUMNS,
+    SOUP_MITO_FRACTION,
+    SOUP_NEURON_WEIGHT,
+    SimulatedSample,
+    contamination_levels,
+    simulate_droplets,
+    simulate_sample,
+    soup_table,
 )
 from ._snrna import (
     CLASS_GENES,
@@ -42,10 +55,15 @@ from ._snrna import (
     PROPORTIONS,
     SnrnaStudy,
     build_study,
-    simulate_sample,
     truth_genes,
 )
-from ._writers import write_10x_h5, write_mtx_folder, write_processed_h5ad, write_sample
+from ._writers import (
+    write_10x_h5,
+    write_mtx_folder,
+    write_processed_h5ad,
+    write_raw_droplets,
+    write_sample,
+)
 
 __all__ = [
     "ACTIVITY_MODULE",
@@ -62,21 +80,29 @@ __all__ = [
     "MALE_GENES",
     "MEDIAN_UMIS",
     "MITO_GENES",
+    "NUCLEI_TRUTH_COLUMNS",
     "NULL_TYPES",
     "PATHWAY_TYPES",
     "PROPORTIONS",
     "RESCUE_PLAN",
+    "SOUP_MITO_FRACTION",
+    "SOUP_NEURON_WEIGHT",
+    "SimulatedSample",
     "SnrnaStudy",
     "build_study",
+    "contamination_levels",
     "demo_gene_universe",
     "demo_modules",
     "group_log2fc",
     "plant_bulk_effects",
     "simulate_bulk",
+    "simulate_droplets",
     "simulate_sample",
+    "soup_table",
     "truth_genes",
     "write_10x_h5",
     "write_mtx_folder",
     "write_processed_h5ad",
+    "write_raw_droplets",
     "write_sample",
 ]

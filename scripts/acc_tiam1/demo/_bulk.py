@@ -96,6 +96,7 @@ def simulate_bulk(
     markers: Sequence[str],
     n_genes: int = 10000,
     seed: int = 1,
+    null: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate bulk RNA-seq counts of ACC punches.
 
@@ -112,6 +113,9 @@ def simulate_bulk(
         Genes in the matrix.
     seed
         Seed of the random generator; equal seeds give identical matrices.
+    null
+        The null variant: effects are drawn (so the rest of the study is the same) and
+        then removed, so no gene differs between groups.
 
     Returns
     -------
@@ -125,6 +129,10 @@ def simulate_bulk(
     log_mu = _base_log_means(genes, rng)
     base_mean = np.exp(log_mu)
     truth = plant_bulk_effects(genes, base_mean, rng)
+    if null:
+        truth[["pain_log2fc", "rescue_log2fc", "ketamine_log2fc"]] = 0.0
+        truth["rescue_class"] = "none"
+        truth["planted_pain"] = False
     dispersion = _dispersions(base_mean, rng)
     batch_levels = sorted(samples["batch"].unique())
     batch_shift = {b: rng.normal(0.0, 0.15, len(genes)) for b in batch_levels[1:]}

@@ -1,20 +1,21 @@
-"""The single-nucleus part of the demo study: simulated 10x nuclei of mouse ACC.
+"""The single-nucleus part of the demo study: cell types, their profiles, planted effects.
 
 Same design as the bulk demo (sham, pain, pain_ketamine, sham_ketamine; the sample sheet
 says which mouse is in which group), about 20 cortical subclasses in ACC-punch
-proportions (many oligodendrocytes), mouse-level random effects, low-quality nuclei
-(few UMIs, much mitochondrial RNA) and heterotypic doublets.
+proportions (many oligodendrocytes). This module builds what all mice share
+(:func:`build_study`); :mod:`acc_tiam1.demo._nuclei` simulates one mouse's droplets:
+nuclei with mouse-level random effects, low-quality nuclei, heterotypic doublets, ambient
+RNA from the mouse's own lysate and empty droplets.
 
-Expression model, per sample (mouse)
-------------------------------------
+Expression model
+----------------
 Each cell type has a log2 expression profile: a gene baseline plus class-level
-(glutamatergic, GABAergic, non-neuronal) and type-level deviations, its markers high and
-other types' markers near zero. A mouse adds a random effect per gene and per gene x
-cell type, its batch a small shift, its sex Xist or Y-chromosome genes, its group the
-planted effects. A nucleus draws its UMIs from a mixture of two states of its type
-(continuous within-type variation) plus a mitochondrial component; a doublet draws from
-two types. Counts are the multinomial draw of the nucleus' UMIs, so simulation time
-grows with the number of UMIs, not with nuclei x genes.
+(glutamatergic, GABAergic, non-neuronal) and type-level deviations. Its own markers and
+its class genes (:data:`CLASS_GENES`) are high; other types' markers and other classes'
+class genes are not expressed at all (real oligodendrocytes make no Cux2 or Snap25
+mRNA, so every such count in a droplet comes from the ambient RNA, the basis of SoupX's
+contamination estimate). Neuronal activity genes (:data:`NEURONAL_ACTIVITY_GENES`) are
+low in glia. Within a type, nuclei vary continuously between two states.
 
 Planted effects (log2 fold changes, written to the truth tables)
 ----------------------------------------------------------------
@@ -25,20 +26,23 @@ Planted effects (log2 fold changes, written to the truth tables)
 - Microglia: pain changes a separate set of filler genes, and raises the microglial
   proportion (rescued by ketamine).
 - Sst: ketamine-only genes (in sham and pain mice alike).
-- Every other type, in particular Oligo and Astro, is NULL: nothing planted.
+- Every other type, in particular Oligo and Astro, is NULL: nothing planted. The
+  ambient RNA of a pain mouse nevertheless carries its neurons' pain genes into every
+  droplet, glial ones included.
+
+``build_study(null=True)`` draws the same study and then removes every condition effect
+(expression and composition): the null variant, in which every call is a false positive.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
-from ._bulk import RESCUE_PLAN, group_log2fc
+from ._bulk import RESCUE_PLAN
 from ._common import ACTIVITY_MODULE, CORE_MODULES, FEMALE_GENES, MALE_GENES, demo_gene_universe
 
 #: Expected share of nuclei in an ACC punch that includes some white matter.
@@ -92,6 +96,28 @@ KETAMINE_TYPES = ("Sst", "L2/3 IT")
 NULL_TYPES = ("Oligo", "Astro")
 
 
+#: Activity-regulated genes of the activity module that neurons make and glia hardly do
+#: (immediate-early and synaptic activity genes): 8x lower in glia than the rest of the
+#: module, so that in glial nuclei much of what is counted of them is ambient RNA.
+NEURONAL_ACTIVITY_GENES = (
+    "Arc",
+    "Bdnf",
+    "Egr1",
+    "Fos",
+    "Fosb",
+    "Homer1",
+    "Junb",
+    "Npas4",
+    "Nr4a1",
+    "Vgf",
+)
+GLIAL_ACTIVITY_LOG2 = -3.0
+
+
+#: Marker-table classes of neurons (they express the ``neuron`` genes of CLASS_GENES).
+NEURONAL_CLASSES = ("Glutamatergic", "GABAergic")
+
+
 #: log2 change of a type's share of nuclei in pain (rescued by ketamine).
 COMPOSITION_PAIN = {"Microglia": 0.8}
 
@@ -116,7 +142,9 @@ class SnrnaStudy:
     states: np.ndarray  # cell types x genes, log2 within-type state direction
     effects: dict[str, pd.DataFrame]  # cell type -> per-gene planted effects
     mito: np.ndarray  # relative expression of mitochondrial genes (all genes, 0 elsewhere)
+    activity: np.ndarray  # bool over genes: in the activity module (every gene of its set)
     seed: int
+    null: bool = False
 
 
 def build_study(
@@ -125,6 +153,8 @@ def build_study(
     n_genes: int = 8000,
     seed: int = 1,
     cell_types: Sequence[str] | None = None,
+    null: bool = False,
+    marker_log2: float = 3.2,
 ) -> SnrnaStudy:
     """Gene universe, cell-type profiles and planted effects of a study.
 
@@ -140,6 +170,18 @@ def build_study(
         Seed; equal seeds give identical studies.
     cell_types
         Subset of the marker table's types to simulate (None: all).
+    null
+        Remove every planted condition effect (expression and composition) after
+        drawing them, so that the rest of the study is the same as without.
+    marker_log2
+        Mean log2 expression of a type's markers (genes' baseline: about 2; the type's
+        other genes vary around it). Lower values make markers weaker, as many markers of
+        real tables are.
+
+    Returns
+    -------
+    SnrnaStudy
+        What every mouse of the study shares.
     """
     rng = np.random.default_rng([seed, 7])
     markers = markers.copy()
@@ -189,27 +231,32 @@ def build_study(
     for t, ct in enumerate(types):
         c = cls[ct]
         p = base + class_dev[c]
+        # Type programme: a fifth of the fillers. Strong enough that types separate into
+        # clusters without their markers (as in real data, where hundreds of genes tell
+        # neuronal subtypes apart), so weak markers (marker_log2) test annotation alone.
         sub = np.zeros(n)
-        share = 0.2 if c == "Non-neuronal" else 0.08
-        scale = 1.5 if c == "Non-neuronal" else 0.9
-        hit = rng.choice(filler, size=int(share * filler.size), replace=False)
+        scale = 1.5 if c == "Non-neuronal" else 1.2
+        hit = rng.choice(filler, size=int(0.2 * filler.size), replace=False)
         sub[hit] = rng.normal(0.0, scale, hit.size)
         p = p + sub
         if c != "Non-neuronal":
             p = p + neuron_dev
             pathway = np.isin(module, [*CORE_MODULES, ACTIVITY_MODULE])
             p[pathway] += 1.0
-        p[marker_idx] = rng.normal(-3.5, 0.5, marker_idx.size)
+        else:
+            p[np.isin(sym, NEURONAL_ACTIVITY_GENES)] += GLIAL_ACTIVITY_LOG2
+        # Other types' markers and other classes' genes: not expressed (exp2(-inf) = 0).
+        p[marker_idx] = -np.inf
         for g in markers.loc[t, "markers"]:
-            p[col[g]] = rng.normal(3.2, 0.4)
+            p[col[g]] = rng.normal(marker_log2, 0.4)
         for group, gs in CLASS_GENES.items():
             on = (
                 (group == c)
-                or (group == "neuron" and c != "Non-neuronal")
+                or (group == "neuron" and c in NEURONAL_CLASSES)
                 or (group == "mge" and ct in ("Pvalb", "Sst"))
             )
             for g in gs:
-                p[col[g]] = rng.normal(2.8, 0.3) if on else rng.normal(-3.5, 0.5)
+                p[col[g]] = rng.normal(2.8, 0.3) if on else -np.inf
         st = np.zeros(n)
         hit = rng.choice(filler, size=int(0.05 * filler.size), replace=False)
         st[hit] = rng.normal(0.0, 1.0, hit.size)
@@ -224,9 +271,14 @@ def build_study(
     profiles[:, is_mito] = -np.inf
 
     effects = {ct: _plant(ct, genes, profiles[t], rng) for t, ct in enumerate(types)}
+    if null:
+        effects = {ct: _without_effects(eff) for ct, eff in effects.items()}
     roles = []
     for ct in types:
         r = []
+        if null:
+            roles.append("null variant (nothing planted)")
+            continue
         if ct in PATHWAY_TYPES:
             r.append("pain: Tiam1/Rac1 pathway + activity + fillers; ketamine rescue")
         if ct in FILLER_PAIN_TYPES:
@@ -244,11 +296,22 @@ def build_study(
                 for ct in types
             ],
             "role": roles,
-            "composition_pain_log2": [COMPOSITION_PAIN.get(ct, 0.0) for ct in types],
+            "composition_pain_log2": [
+                0.0 if null else COMPOSITION_PAIN.get(ct, 0.0) for ct in types
+            ],
         },
         index=pd.Index(types, name="cell_type"),
     )
-    return SnrnaStudy(genes, table, profiles, states, effects, mito, seed)
+    activity = np.isin(sym, list(modules.get(ACTIVITY_MODULE, ())))
+    return SnrnaStudy(genes, table, profiles, states, effects, mito, activity, seed, null)
+
+
+def _without_effects(effects: pd.DataFrame) -> pd.DataFrame:
+    out = effects.copy()
+    out[["pain_log2fc", "rescue_log2fc", "ketamine_log2fc"]] = 0.0
+    out["rescue_class"] = "none"
+    out["planted_pain"] = False
+    return out
 
 
 def _plant(
@@ -314,199 +377,3 @@ def truth_genes(study: SnrnaStudy) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=cols)
     return pd.concat(rows, ignore_index=True)[cols]
-
-
-def _barcodes(n: int, rng: np.random.Generator) -> np.ndarray:
-    letters = np.array(list("ACGT"))
-    out: list[str] = []
-    seen: set[str] = set()
-    while len(out) < n:
-        codes = letters[rng.integers(0, 4, size=(n, 16))]
-        for row in codes:
-            bc = "".join(row) + "-1"
-            if bc not in seen:
-                seen.add(bc)
-                out.append(bc)
-                if len(out) == n:
-                    break
-    return np.array(out)
-
-
-def simulate_sample(
-    study: SnrnaStudy,
-    sample: str,
-    covariates: Mapping[str, str],
-    index: int,
-    n_nuclei: int,
-    chunk: int = 2000,
-):
-    """Counts of one mouse.
-
-    Parameters
-    ----------
-    study
-        Output of :func:`build_study`.
-    sample
-        Sample id.
-    covariates
-        The sample's sheet row: ``condition``, ``sex`` and ``batch`` are used.
-    index
-        Position of the sample in the sheet (seeds its random stream).
-    n_nuclei
-        Target nuclei (varies +-10% between mice).
-    chunk
-        Nuclei simulated at a time (bounds memory).
-
-    Returns
-    -------
-    adata
-        AnnData, ``X`` CSR int32 raw counts, obs barcodes, var gene ids with ``gene``.
-    truth
-        Per nucleus: barcode, sample, cell_type (``doublet`` for doublets), doublet,
-        low_quality, parent types, UMIs drawn.
-    """
-    import anndata as ad
-
-    rng = np.random.default_rng([study.seed, 11, index])
-    types = list(study.cell_types.index)
-    k, g = study.profiles.shape
-    condition = str(covariates["condition"])
-    batch = str(covariates.get("batch", "b1"))
-    female = str(covariates.get("sex", "F")).upper().startswith("F")
-    n_total = max(round(n_nuclei * rng.uniform(0.9, 1.1)), 20)
-
-    # Mouse- and batch-level effects (log2), planted effects of the mouse's group.
-    batch_rng = np.random.default_rng([study.seed, 13, zlib.crc32(batch.encode())])
-    batch_shift = batch_rng.normal(0.0, 0.1, g)
-    depth = np.exp(batch_rng.normal(0.0, 0.1) + rng.normal(0.0, 0.1))
-    sd_gene = 0.15 * np.exp(rng.normal(0.0, 0.3, g))
-    mouse = rng.normal(0.0, 1.0, g) * sd_gene
-    sym = study.genes["gene"].to_numpy()
-    sex = np.zeros(g)
-    sex[np.isin(sym, FEMALE_GENES)] = 0.0 if female else -9.0
-    sex[np.isin(sym, MALE_GENES)] = -9.0 if female else 0.0
-    profiles_a, profiles_b = [], []
-    for t, ct in enumerate(types):
-        eff = group_log2fc(study.effects[ct], condition)
-        lp = study.profiles[t] + mouse + rng.normal(0.0, 0.1, g) + batch_shift + sex + eff
-        for sign, store in ((-0.5, profiles_a), (0.5, profiles_b)):
-            p = np.exp2(lp + sign * study.states[t])
-            p[~np.isfinite(p)] = 0.0
-            store.append(np.cumsum(p / p.sum()))
-    cums = [*profiles_a, *profiles_b, np.cumsum(study.mito)]
-
-    # Composition of this mouse.
-    props = study.cell_types["proportion"].to_numpy().copy()
-    pain_part = (
-        group_log2fc(
-            pd.DataFrame(
-                {
-                    "pain_log2fc": study.cell_types["composition_pain_log2"],
-                    "rescue_log2fc": -study.cell_types["composition_pain_log2"],
-                    "ketamine_log2fc": 0.0,
-                }
-            ),
-            condition,
-        )
-        if condition in ("sham", "pain", "pain_ketamine", "sham_ketamine")
-        else np.zeros(k)
-    )
-    props = props * np.exp2(pain_part)
-    props = rng.dirichlet(400 * props / props.sum())
-
-    n_doublets = round(DOUBLET_FRACTION * n_total)
-    n_low = round(LOW_QUALITY_FRACTION * n_total)
-    n_single = n_total - n_doublets
-    cell_type = rng.choice(k, size=n_single, p=props)
-    parents = rng.choice(k, size=(n_doublets, 2), p=props)
-    klass = study.cell_types["class"].to_numpy()
-    med = np.array([MEDIAN_UMIS[c] for c in klass]) * depth
-
-    umis = np.round(med[cell_type] * np.exp(rng.normal(0.0, 0.45, n_single))).astype(int)
-    low = np.zeros(n_single, dtype=bool)
-    low[rng.choice(n_single, size=min(n_low, n_single), replace=False)] = True
-    umis[low] = np.maximum(np.round(umis[low] * rng.uniform(0.08, 0.35, low.sum())), 50)
-    mito_frac = np.exp(rng.normal(np.log(0.004), 0.5, n_single))
-    mito_frac[low] = rng.uniform(0.05, 0.25, low.sum())
-
-    # Segments: (nucleus, profile, UMIs). Profiles: type t state A = t, state B = k + t,
-    # mitochondria = 2k.
-    seg_cell, seg_prof, seg_n = [], [], []
-
-    def add(cells, typ, n_umi, mfrac):
-        n_mito = rng.binomial(n_umi, mfrac)
-        rest = n_umi - n_mito
-        w = rng.beta(2.0, 2.0, len(cells))
-        n_a = rng.binomial(rest, w)
-        seg_cell.extend([cells, cells, cells])
-        seg_prof.extend([typ, k + typ, np.full(len(cells), 2 * k)])
-        seg_n.extend([n_a, rest - n_a, n_mito])
-
-    singles = np.arange(n_single)
-    add(singles, cell_type, umis, mito_frac)
-    dbl = np.arange(n_single, n_total)
-    for j in range(2):
-        typ = parents[:, j]
-        u = np.round(med[typ] * np.exp(rng.normal(0.0, 0.45, n_doublets))).astype(int)
-        add(dbl, typ, u, np.exp(rng.normal(np.log(0.004), 0.5, n_doublets)))
-    seg_cell = np.concatenate(seg_cell)
-    seg_prof = np.concatenate(seg_prof)
-    seg_n = np.concatenate(seg_n).astype(np.int64)
-
-    order = rng.permutation(n_total)  # barcode order independent of type
-    position = np.empty(n_total, dtype=np.int64)
-    position[order] = np.arange(n_total)
-    seg_pos = position[seg_cell]
-    blocks = []
-    for start in range(0, n_total, chunk):
-        in_chunk = (seg_pos >= start) & (seg_pos < start + chunk)
-        rows, cols = [], []
-        for prof in np.unique(seg_prof[in_chunk]):
-            sel = in_chunk & (seg_prof == prof)
-            n_per = seg_n[sel]
-            total = int(n_per.sum())
-            if total == 0:
-                continue
-            u = rng.random(total)
-            genes_drawn = np.searchsorted(cums[prof], u * cums[prof][-1], side="right")
-            np.minimum(genes_drawn, g - 1, out=genes_drawn)
-            rows.append(np.repeat(seg_pos[sel] - start, n_per).astype(np.int32))
-            cols.append(genes_drawn.astype(np.int32))
-        r = np.concatenate(rows)
-        c = np.concatenate(cols)
-        m = min(chunk, n_total - start)
-        block = sparse.coo_matrix((np.ones(r.size, dtype=np.int32), (r, c)), shape=(m, g))
-        blocks.append(block.tocsr())
-    x = sparse.vstack(blocks, format="csr").astype(np.int32)
-    x.sort_indices()
-
-    barcodes = _barcodes(n_total, rng)
-    true_type = np.empty(n_total, dtype=object)
-    true_type[position[singles]] = np.array(types, dtype=object)[cell_type]
-    true_type[position[dbl]] = "doublet"
-    parent = np.full((n_total, 2), "", dtype=object)
-    parent[position[singles], 0] = np.array(types, dtype=object)[cell_type]
-    parent[position[dbl], 0] = np.array(types, dtype=object)[parents[:, 0]]
-    parent[position[dbl], 1] = np.array(types, dtype=object)[parents[:, 1]]
-    is_low = np.zeros(n_total, dtype=bool)
-    is_low[position[singles]] = low
-    truth = pd.DataFrame(
-        {
-            "barcode": barcodes,
-            "sample": sample,
-            "cell_type": true_type,
-            "doublet": true_type == "doublet",
-            "low_quality": is_low,
-            "parent_1": parent[:, 0],
-            "parent_2": parent[:, 1],
-            "umis": np.asarray(x.sum(axis=1)).ravel(),
-        }
-    )
-    adata = ad.AnnData(
-        X=x,
-        obs=pd.DataFrame(index=pd.Index(barcodes)),
-        var=pd.DataFrame(
-            {"gene": study.genes["gene"].to_numpy()}, index=pd.Index(study.genes.index.to_numpy())
-        ),
-    )
-    return adata, truth
