@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from acc_tiam1 import io, rescue, startpage
+from acc_tiam1 import io, snrna, startpage
 from acc_tiam1.runner import run_rule
 
 
@@ -10,13 +10,19 @@ def main(smk):
     inp = smk.input
     findings = []
     if "findings" in inp.keys():
-        findings = rescue.findings_summary(io.read_tsv(inp.findings, index_col=None))
+        findings = Path(inp.findings).read_text().splitlines()
     warnings = []
     sex = {label: io.read_tsv(inp[key]) for key, label in smk.params.sex_tables.items()}
     warnings += startpage.sex_warnings(sex)
     if "snrna_summary" in inp.keys():
         warnings += startpage.ambient_warnings(io.read_tsv(inp.snrna_summary, index_col=None))
-        warnings += startpage.annotation_warnings(io.read_tsv(inp.snrna_plan, index_col=None))
+        table = snrna.read_annotation_warnings(inp.annotation_warnings)
+        explained = table.loc[table["kind"].isin(["absent", "not_scored"]), "cell_type"]
+        warnings += startpage.annotation_warnings(
+            io.read_tsv(inp.snrna_plan, index_col=None),
+            extra=snrna.warning_sentences(table),
+            explained=set(explained),
+        )
         warnings += startpage.integration_warnings(
             startpage.read_integration_info(inp.snrna_integration)
         )

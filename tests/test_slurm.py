@@ -51,7 +51,7 @@ def test_bulk_branch_through_slurm_matches_local_run(tmp_path, bulk_demo_run):
     proc = snakemake(
         wf,
         "--profile",
-        str(REPO / "workflow" / "profiles" / "slurm"),
+        str(REPO / "profiles" / "slurm"),
         "--configfile",
         str(config),
         "--slurm-no-account",

@@ -259,7 +259,7 @@ def test_check_snrna_unreadable_and_bad_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(
         os, "access", lambda p, m: not str(p).endswith("f0.h5ad") and real_access(p, m)
     )
-    with pytest.raises(InputError, match=r"sample 'S0': input .* is not readable"):
+    with pytest.raises(InputError, match=r"sample 'S0': path .* is not readable"):
         inputs.check_snrna(snrna_config(sheet))
 
 

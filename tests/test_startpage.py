@@ -61,6 +61,10 @@ def test_annotation_warnings_list_types_tested_in_no_contrast():
     out = startpage.annotation_warnings(plan, extra=["cluster 7 unassigned"])
     assert out[0] == "cluster 7 unassigned"
     assert "Micro" in out[1] and "Astro" not in out[1]
+    # A type the annotation step already named (absent from the data) is not listed twice.
+    assert startpage.annotation_warnings(plan, extra=["Micro absent"], explained={"Micro"}) == [
+        "Micro absent"
+    ]
 
 
 def test_integration_warning_only_when_genes_were_dropped():

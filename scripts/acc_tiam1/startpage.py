@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -69,7 +69,9 @@ def ambient_warnings(summary: pd.DataFrame) -> list[str]:
     ]
 
 
-def annotation_warnings(plan: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
+def annotation_warnings(
+    plan: pd.DataFrame, extra: Sequence[str] = (), explained: Collection[str] = ()
+) -> list[str]:
     """Cell types of the marker table that were not tested, and annotation warnings.
 
     Parameters
@@ -77,7 +79,10 @@ def annotation_warnings(plan: pd.DataFrame, extra: Sequence[str] = ()) -> list[s
     plan
         ``results/snrna/pseudobulk/plan.tsv``.
     extra
-        Sentences from the annotation step (clusters with evidence left unassigned).
+        Sentences from the annotation step (:func:`acc_tiam1.snrna.warning_sentences`).
+    explained
+        Cell types those sentences already name as absent or unscorable: not repeated
+        in the untested list.
 
     Returns
     -------
@@ -88,7 +93,7 @@ def annotation_warnings(plan: pd.DataFrame, extra: Sequence[str] = ()) -> list[s
     per_type = plan.groupby("cell_type", sort=False)["status"].apply(
         lambda s: (s.astype(str) == "tested").any()
     )
-    untested = [str(t) for t, tested in per_type.items() if not tested]
+    untested = [str(t) for t, tested in per_type.items() if not tested and t not in explained]
     if untested:
         out.append(
             f"Not tested in any contrast: {', '.join(untested)} (no nuclei annotated or too "

@@ -163,8 +163,9 @@ def start_page_inputs(wildcards):
         inputs["snrna_summary"] = rules.snrna_de_summary.output.summary
         inputs["snrna_plan"] = rules.snrna_pseudobulk.output.plan
         inputs["snrna_integration"] = rules.snrna_integrate.output.info
+        inputs["annotation_warnings"] = rules.snrna_annotate.output.warnings
     if RESCUE is not None and (BULK is not None or SNRNA is not None):
-        inputs["findings"] = rules.rescue_key_findings.output.table
+        inputs["findings"] = rules.rescue_key_findings.output.sentences
     contrasts = start_page_heatmap_contrasts()
     if contrasts:
         heatmaps = dict(zip(CONTRAST_NAMES, rules.enrichment_heatmap.output.heatmaps))
@@ -222,6 +223,7 @@ def provenance_inputs(wildcards):
         inputs["snrna_markers"] = SNRNA.markers_path
         inputs["snrna_filters"] = rules.snrna_qc_summary.output.table
         inputs["snrna_integration"] = rules.snrna_integrate.output.info
+        inputs["annotation_warnings"] = rules.snrna_annotate.output.warnings
         inputs["snrna_clusters"] = rules.snrna_annotate.output.clusters
         inputs["snrna_pseudobulk"] = rules.snrna_pseudobulk.output.samples
         inputs["snrna_plan"] = rules.snrna_pseudobulk.output.plan

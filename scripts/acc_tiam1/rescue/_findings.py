@@ -372,26 +372,6 @@ def _drop_empty_notes(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _escape(text: str) -> str:
-    return (
-        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-    )
-
-
-def _table_with_tests(df: pd.DataFrame, table) -> list[str]:
-    # One "test" text for every row: said once under the table instead of in each row.
-    tests = df["test"].dropna().unique() if "test" in df else []
-    if len(tests) != 1:
-        return [table(df)]
-    return [table(df.drop(columns="test")), f"<p>Calls: {_escape(str(tests[0]))}.</p>"]
-
-
-def _drop_empty_notes(df: pd.DataFrame) -> pd.DataFrame:
-    if "note" in df and df["note"].fillna("").eq("").all():
-        return df.drop(columns="note")
-    return df
-
-
 def class_count_matrix(counts: pd.DataFrame) -> pd.DataFrame:
     """Genes per rescue class and dataset, one row per dataset (for the key-findings page).
 
