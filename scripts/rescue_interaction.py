@@ -6,6 +6,7 @@ import logging
 
 import pandas as pd
 from acc_tiam1 import de, design, io
+from acc_tiam1.html_table import interactive_table
 from acc_tiam1.runner import run_rule
 
 
@@ -37,6 +38,14 @@ def main(smk):
     alpha = p.de["alpha"]
     logging.info("%d genes with padj < %g", int((table["padj"] < alpha).sum()), alpha)
     io.write_tsv(table, smk.output.table, index=False)
+    page = interactive_table(
+        table,
+        f"bulk: interaction {p.coefficient}",
+        "Sorted by p-value; the full table is interaction_de.tsv in results/rescue/bulk/.",
+        p.max_rows,
+        keep=table["gene"].isin(p.highlight),
+    )
+    io.write_text(page, smk.output.html)
     design_table = de.design_table(dds)
     vector = pd.DataFrame(
         {p.coefficient: (design_table.columns == p.coefficient).astype(float)},

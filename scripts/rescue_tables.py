@@ -62,6 +62,8 @@ def main(smk):
             pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["dataset"])
         )
         io.write_tsv(table, path, index=False)
+        if path == smk.output.genes:
+            io.write_text(rescue.genes_page(table, p.max_rows, p.highlight), smk.output.genes_html)
 
 
 run_rule(main, snakemake)

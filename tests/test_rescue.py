@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pandas as pd
@@ -204,3 +205,21 @@ def test_class_count_matrix_pivots_every_dataset_and_class():
     assert out.loc["bulk", "fully_rescued"] == 3 and out.loc["bulk", "not_rescued"] == 2
     assert out.loc["snRNA L5 ET", "partially_rescued"] == 5
     assert out.loc["snRNA L5 ET", "unchanged"] == 0
+
+
+def test_genes_page_lists_classified_genes_and_highlighted_ones():
+    genes = pd.DataFrame(
+        {
+            "dataset": ["bulk"] * 4,
+            "gene_id": ["g1", "g2", "g3", "g4"],
+            "gene": ["Fos", "Tiam1", "Actb", "Arc"],
+            "class": ["unchanged", "unchanged", "unchanged", "fully_rescued"],
+            "pain_padj": [0.5, 0.6, 0.7, 1e-5],
+            "test": ["same test"] * 4,
+        }
+    )
+    page = rescue.genes_page(genes, max_rows=10, highlight=["Tiam1"])
+    payload = json.loads(page.split("id='data'>")[1].split("</script>")[0])
+    assert [r[payload["columns"].index("gene")] for r in payload["rows"]] == ["Arc", "Tiam1"]
+    # One test text for every row: said once in the note, not in a column.
+    assert "test" not in payload["columns"] and "Calls: same test." in page

@@ -58,8 +58,9 @@ def _cell(value):
         return None
     if isinstance(value, np.integer | np.bool_):
         return value.item()
-    if isinstance(value, np.floating):
-        return float(value)
+    if isinstance(value, float | np.floating):
+        # Four significant digits: what a reader compares, and half the report's size.
+        return float(f"{value:.4g}")
     return value
 
 

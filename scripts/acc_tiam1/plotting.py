@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
+from io import BytesIO
 from pathlib import Path
 
 import matplotlib
@@ -76,19 +77,34 @@ def panel_grid(
 
 
 def save(fig, path: str | Path, dpi: int = 120) -> None:
-    """Save a figure (atomically, without run-dependent metadata) and close it."""
+    """Save a figure (atomically, without run-dependent metadata) and close it.
+
+    PNGs are stored with a 256-colour palette: about a third of the size of matplotlib's
+    true-colour file, which matters because the report embeds every figure.
+    """
     from .io import atomic_output
 
     path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
     with atomic_output(path) as tmp:
-        fig.savefig(
-            tmp,
-            format=path.suffix.lstrip(".") or "png",
-            dpi=dpi,
-            bbox_inches="tight",
-            metadata={"Software": None},
-        )
+        if fmt == "png":
+            buffer = BytesIO()
+            fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+            _palette_png(buffer, tmp)
+        else:
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
+
+
+def _palette_png(buffer: BytesIO, out) -> None:
+    from PIL import Image
+
+    image = Image.open(buffer)
+    if image.mode == "RGBA":
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
+    # No dithering: plots are flat colours, and dither noise defeats PNG compression.
+    image = image.convert("RGB").quantize(colors=256, dither=Image.Dither.NONE)
+    image.save(out, format="png", optimize=True)
 
 
 def palette(levels: Sequence[str]) -> dict[str, tuple]:

@@ -57,8 +57,10 @@ rule rescue_tables:
         set_equivalence=rules.rescue_set_equivalence.output.table,
         genesets=GENESET_FILES,
     output:
-        genes=report(
-            "results/rescue/{branch}/genes.tsv",
+        # Every gene of every dataset; the report shows the classified genes (genes_html).
+        genes="results/rescue/{branch}/genes.tsv",
+        genes_html=report(
+            "results/rescue/{branch}/genes.table.html",
             caption="../report/rescue_genes.rst",
             category="7. Ketamine rescue",
             subcategory="{branch}",
@@ -102,6 +104,8 @@ rule rescue_tables:
         focus_sets=config["enrichment"]["focus_sets"],
         fdr=config["enrichment"]["fdr"],
         across=config["enrichment"]["across_datasets"],
+        max_rows=config["plots"]["table_rows"],
+        highlight=config["plots"]["highlight_genes"],
     script:
         "../../scripts/rescue_tables.py"
 
@@ -153,8 +157,10 @@ rule rescue_interaction_de:
         counts="results/bulk/counts.tsv",
         samples=lambda wc: BULK.samples_path,
     output:
-        table=report(
-            "results/rescue/bulk/interaction_de.tsv",
+        # Every gene; the report shows the top rows (html).
+        table="results/rescue/bulk/interaction_de.tsv",
+        html=report(
+            "results/rescue/bulk/interaction_de.table.html",
             caption="../report/rescue_interaction_de.rst",
             category="7. Ketamine rescue",
             subcategory="bulk",
@@ -179,6 +185,8 @@ rule rescue_interaction_de:
         levels=lambda wc: RESCUE.interaction_levels,
         coefficient=lambda wc: RESCUE.interaction_coefficient,
         de=de_params(),
+        max_rows=config["plots"]["table_rows"],
+        highlight=config["plots"]["highlight_genes"],
     script:
         "../../scripts/rescue_interaction.py"
 

@@ -26,6 +26,7 @@ from ._classes import (
     class_counts,
     classify_genes,
     gene_test_text,
+    genes_page,
     interaction_references,
 )
 from ._equivalence import (
@@ -71,6 +72,7 @@ __all__ = [
     "findings_settings",
     "findings_summary",
     "gene_test_text",
+    "genes_page",
     "interaction_references",
     "key_findings",
     "key_findings_html",

@@ -149,6 +149,43 @@ def class_counts(
     return out
 
 
+def genes_page(genes: pd.DataFrame, max_rows: int, highlight: Sequence[str] = ()) -> str:
+    """The report's page of the gene classes: classified genes first, not every gene.
+
+    Parameters
+    ----------
+    genes
+        :func:`classify_genes` tables stacked with a ``dataset`` column.
+    max_rows
+        Rows shown; the highlighted genes are shown beyond them.
+    highlight
+        Gene symbols always shown (e.g. Tiam1), whatever their class.
+
+    Returns
+    -------
+    str
+        A standalone HTML page (:func:`acc_tiam1.html_table.interactive_table`).
+    """
+    from ..html_table import interactive_table
+
+    quiet = genes["class"].astype(str).isin(["unchanged", "not_tested"])
+    keep = genes["gene"].isin(list(highlight))
+    shown = genes[~quiet | keep]
+    # Classified genes in class order, then the highlighted genes that are not.
+    shown = pd.concat([shown[~quiet[shown.index]], shown[quiet[shown.index]]])
+    tests = shown["test"].dropna().unique() if "test" in shown else []
+    note = (
+        f"{int((~quiet).sum())} classified gene(s) of {len(genes)} rows (every gene, every "
+        "dataset: genes.tsv next to this page)."
+    )
+    if len(tests) == 1:
+        shown = shown.drop(columns="test")
+        note += f" Calls: {tests[0]}."
+    return interactive_table(
+        shown, "Ketamine rescue per gene", note, max_rows, keep=shown["gene"].isin(list(highlight))
+    )
+
+
 def interaction_references(
     sheet: pd.DataFrame, reference: Mapping[str, str]
 ) -> dict[str, tuple[str, str]]:
