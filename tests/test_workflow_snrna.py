@@ -108,8 +108,12 @@ def test_outputs_report_and_annotated_h5ad(snrna_run):
     ):
         assert col in adata.obs.columns, col
     assert {"X_pca", "X_umap"} <= set(adata.obsm.keys())
-    counts = adata.layers["counts"][:200]
-    assert np.issubdtype(counts.dtype, np.integer)
+    # One copy of the counts: raw in X, ambient-corrected beside them; both integers,
+    # and the correction never adds counts.
+    counts = adata.X[:200]
+    corrected = adata.layers["ambient_corrected"][:200]
+    assert np.issubdtype(counts.dtype, np.integer) and np.issubdtype(corrected.dtype, np.integer)
+    assert (corrected <= counts).toarray().all() and corrected.min() >= 0
     # Every filter's removals are counted, and the numbers add up.
     summary = read(wf, "results/snrna/qc/filter_summary.tsv")
     assert (
@@ -137,7 +141,13 @@ def test_planted_genes_found_in_planted_types(snrna_run):
     truth = read(wf, "resources/demo/snrna/truth_genes.tsv")
     for cell_type, safe in (("L2/3 IT", "L2-3_IT"), ("L5 ET", "L5_ET")):
         res = read(wf, f"results/snrna/de/{safe}/pain_vs_sham.tsv")
-        assert list(res.columns) == de.DE_COLUMNS
+        assert list(res.columns) == [
+            *de.DE_COLUMNS,
+            "ambient_fraction",
+            "soup_cpm",
+            "clean_cpm",
+            "mostly_ambient",
+        ]
         planted = truth[(truth["cell_type"] == cell_type) & truth["planted_pain"]]
         m = res.merge(planted[["gene_id", "pain_log2fc"]], on="gene_id", how="left")
         is_planted = m["pain_log2fc"].notna()
@@ -207,7 +217,7 @@ def test_methods_page_describes_the_snrna_run(snrna_run):
         f"Single-nucleus count matrices of 9 animals ({filters['nuclei_in'].sum():,} "
         "nuclei in the input matrices)"
     ) in page
-    assert f"leaving {filters['nuclei_kept'].sum():,} nuclei" in page
+    assert f"{filters['nuclei_kept'].sum():,} nuclei were left" in page
     assert (
         f"{len(tested)} of {len(plan)} cell type \u00d7 contrast combinations "
         f"({tested['cell_type'].nunique()} cell types"
@@ -301,7 +311,7 @@ def test_missing_path_and_missing_level_fail_at_parse_time(workflow_copy):
 
     config = bad_study(workflow_copy, write)
     out = run_bad(workflow_copy, config, dry=True)
-    assert "sample 's3': input" in out and "missing.h5' does not exist" in out
+    assert "sample 's3': path" in out and "missing.h5' does not exist" in out
     assert "sheets/sn.tsv" in out
     sheet = pd.read_csv(workflow_copy / "sheets/sn.tsv", sep="\t")
     sheet.loc[3, "path"] = sheet.loc[2, "path"]
