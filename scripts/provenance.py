@@ -1,5 +1,7 @@
 """Rule provenance: Methods paragraphs, versions, config and counts for the report."""
 
+from pathlib import Path
+
 import pandas as pd
 import yaml
 from acc_tiam1 import io, provenance
@@ -72,10 +74,53 @@ def enrichment_part(smk, config, versions, methods, counts):
         counts.append({"step": "rescue: datasets compared", "n": len(datasets)})
 
 
+def reads_part(smk, settings, versions, methods, counts):
+    """Reads paragraphs first, as the reads come first in the analysis; returns the
+    versions table with the reads tools added."""
+    inputs = smk.input.keys()
+    tools, outputs = [], {}
+    strandedness = bulk_reads = cell_calling = None
+    if "reads_strandedness" in inputs:
+        strandedness = io.read_tsv(smk.input.reads_strandedness, index_col=None)
+        bulk_reads = provenance.reads_per_sample(
+            {
+                Path(f).name.removesuffix(".tsv"): io.read_tsv(f, index_col=None)
+                for f in smk.input.reads_bulk_checks
+            }
+        )
+        tools.append("fastp")
+        outputs["fastp"] = smk.input.reads_fastp
+        if settings.get("quantifier", "salmon") == "salmon":
+            tools.append("salmon")
+            outputs["salmon"] = smk.input.reads_salmon
+        else:
+            tools += ["STAR", "featureCounts"]
+            outputs["featureCounts"] = smk.input.reads_featurecounts
+    if "reads_cell_calling" in inputs:
+        cell_calling = io.read_tsv(smk.input.reads_cell_calling, index_col=None)
+        tools.append("STAR")
+    versions = pd.concat(
+        [
+            versions,
+            provenance.reads_tool_versions(list(dict.fromkeys(tools)), outputs),
+            # The row of python is already there.
+            provenance.package_versions(["multiqc"]).iloc[1:],
+        ],
+        ignore_index=True,
+    )
+    methods.update(
+        provenance.reads_methods(settings, versions, strandedness, bulk_reads, cell_calling)
+    )
+    counts += provenance.reads_counts(bulk_reads, cell_calling)
+    return versions
+
+
 def main(smk):
     config = smk.params.config
     versions = provenance.package_versions()
     methods, counts, sex = {}, [], {}
+    if smk.params.reads is not None:
+        versions = reads_part(smk, smk.params.reads, versions, methods, counts)
     if "bulk_qc" in smk.input.keys():
         bulk_part(smk, config, versions, methods, counts, sex)
     if "snrna_filters" in smk.input.keys():

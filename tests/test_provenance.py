@@ -485,3 +485,194 @@ def test_reference_levels_are_the_ones_contrasts_name():
     }
     refs = provenance.reference_levels(sheet, "~ sex + condition", config)
     assert refs == {"sex": "F", "condition": "sham"}  # sex: alphabetical, as R factor()
+
+
+# ---- Reads front end ----------------------------------------------------------------
+#: ReadsInputs.settings of a salmon run under strandedness: auto.
+READS_SALMON = {
+    "quantifier": "salmon",
+    "strandedness": "auto",
+    "salmon_counts": "lengthScaledTPM",
+    "salmon_decoys": True,
+    "salmon_gencode": False,
+    "star_sjdb_overhang": 100,
+    "star_sa_index_nbases": None,
+}
+#: strandedness.tsv of four samples: three reverse, one undetermined.
+STRANDEDNESS = pd.DataFrame(
+    {
+        "sample": ["m1", "m2", "m3", "m4"],
+        "source": "salmon lib_format_counts",
+        "forward_fraction": [0.05, 0.04, 0.06, 0.35],
+        "inferred": ["reverse", "reverse", "reverse", "undetermined"],
+        "configured": "auto",
+        "used": "reverse",
+        "flag": ["", "", "", "undetermined (forward fraction 0.35)"],
+    }
+)
+#: cell_calling.tsv of two samples.
+CELL_CALLING = pd.DataFrame(
+    {
+        "sample": ["n1", "n2"],
+        "reads": [1_200_000, 1_500_000],
+        "nuclei": [190, 210],
+        "raw_barcodes_with_counts": [3100, 3300],
+        "median_umis_per_nucleus": [780.0, 820.0],
+        "intronic_fraction": [0.41, 0.45],
+    }
+)
+
+
+def _checks(paired=True):
+    """FASTQ check tables of the four bulk samples; m1 has two lanes."""
+    read2 = "50-50" if paired else ""
+    one = {"read1_length": "50-50", "read2_length": read2}
+    return {
+        "m1": pd.DataFrame(
+            [{"unit": "L1", "reads": 20_000, **one}, {"unit": "L2", "reads": 21_000, **one}]
+        ),
+        **{
+            s: pd.DataFrame([{"unit": "L1", "reads": n, **one}])
+            for s, n in (("m2", 39_000), ("m3", 40_000), ("m4", 40_500))
+        },
+    }
+
+
+def _reads_versions(tmp_path, quantifier):
+    """VERSIONS plus the reads tools as rule provenance reads them from the outputs."""
+    fastp = tmp_path / "m1.L1.fastp.json"
+    fastp.write_text('{"summary": {"fastp_version": "0.23.2"}}')
+    outputs = {"fastp": [fastp]}
+    if quantifier == "salmon":
+        tools = ["fastp", "salmon"]
+        meta = tmp_path / "meta_info.json"
+        meta.write_text('{"salmon_version": "1.10.1", "num_processed": 40000}')
+        outputs["salmon"] = [meta]
+    else:
+        tools = ["fastp", "STAR", "featureCounts"]
+        fc = tmp_path / "m1.tsv"
+        fc.write_text('# Program:featureCounts v2.0.3; Command:"featureCounts" "-T" "4"\nGeneid\n')
+        outputs["featureCounts"] = [fc]
+    reads_versions = provenance.reads_tool_versions(tools, outputs)
+    multiqc = pd.DataFrame({"package": ["multiqc"], "version": ["1.28"]})
+    return pd.concat([VERSIONS, reads_versions, multiqc], ignore_index=True)
+
+
+def test_reads_versions_come_from_outputs_else_the_pinned_ones(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text('{"summary": {"fastp_version": "0.23.2"}}')
+    b.write_text('{"summary": {"fastp_version": "0.23.4"}}')
+    table = provenance.reads_tool_versions(["fastp", "STAR"], {"fastp": [a, b]})
+    got = dict(zip(table["package"], table["version"], strict=True))
+    assert got == {"fastp": "0.23.2, 0.23.4", "STAR": "2.7.10b (pinned)"}
+
+
+def test_reads_per_sample_sums_units_and_sees_the_layout():
+    table = provenance.reads_per_sample(_checks()).set_index("sample")
+    assert table.loc["m1", "units"] == 2
+    assert table.loc["m1", "reads"] == 41_000
+    assert table["paired"].all()
+    assert not provenance.reads_per_sample(_checks(paired=False))["paired"].any()
+
+
+def test_bulk_reads_paragraph_salmon(tmp_path):
+    versions = _reads_versions(tmp_path, "salmon")
+    reads = provenance.reads_per_sample(_checks())
+    methods = provenance.reads_methods(READS_SALMON, versions, STRANDEDNESS, reads)
+    assert list(methods) == ["Bulk RNA-seq: reads to counts"]
+    text = methods["Bulk RNA-seq: reads to counts"]
+    for expected in (
+        "4 samples (paired-end; 5 sequencing units",
+        "39,000\u201341,000 read pairs per sample",
+        "fastp 0.23.2 (Chen et al. 2018)",
+        "salmon 1.10.1 (Patro et al. 2017)",
+        "--validateMappings",
+        "decoy-aware index",
+        "detected from the reads (-l A)",
+        "transcript-to-gene map",
+        "lengthScaledTPM",
+        "at least 0.8, reverse when at most 0.2, unstranded when between 0.45 and 0.55",
+        "0 forward, 3 reverse, 0 unstranded, 1 undetermined",
+        "m4: undetermined (forward fraction 0.35)",
+        "MultiQC 1.28 (Ewels et al. 2016)",
+        "(fastp, salmon, the strandedness table)",
+    ):
+        assert expected in text, expected
+    assert "STAR" not in text and "featureCounts" not in text
+    counts = pd.DataFrame(provenance.reads_counts(reads, None)).set_index("step")["n"]
+    assert counts["bulk reads: sequencing units"] == 5
+    assert counts["bulk reads: reads (pairs) in all units"] == 160_500
+
+
+def test_bulk_reads_paragraph_star_with_configured_strandedness(tmp_path):
+    settings = {**READS_SALMON, "quantifier": "star", "strandedness": "reverse"}
+    versions = _reads_versions(tmp_path, "star")
+    strand = STRANDEDNESS.assign(used="reverse", configured="reverse")
+    text = provenance.reads_bulk_methods(settings, versions, strand)
+    for expected in (
+        "4 samples were processed",
+        "STAR 2.7.10b (the version the workflow pins; Dobin et al. 2013",
+        "--sjdbOverhang 100",
+        "featureCounts (subread 2.0.3; Liao et al. 2014)",
+        "--countReadPairs",
+        "STAR's per-gene counts",
+        "bulk.strandedness: reverse) was used for featureCounts",
+    ):
+        assert expected in text, expected
+    assert "salmon" not in text and "Patro" not in text
+
+
+def test_snrna_reads_paragraph_names_starsolo_and_the_nuclei_called():
+    settings = {
+        **READS_SALMON,
+        "chemistry": "v3",
+        "cell_filter": "EmptyDrops_CR 200 0.99 10 500 3000 100 0.01 20000 0.01 10000",
+    }
+    versions = pd.concat(
+        [VERSIONS, pd.DataFrame({"package": ["STAR", "multiqc"], "version": ["2.7.10b", "1.28"]})],
+        ignore_index=True,
+    )
+    methods = provenance.reads_methods(settings, versions, cell_calling=CELL_CALLING)
+    assert list(methods) == ["Single-nucleus RNA-seq: reads to counts"]
+    text = methods["Single-nucleus RNA-seq: reads to counts"]
+    for expected in (
+        "10x Chromium 3' v3 reads of 2 samples",
+        "STARsolo (STAR 2.7.10b; Dobin et al. 2013, Kaminow et al. 2021)",
+        "--soloType CB_UMI_Simple (16 bp cell barcode and 12 bp UMI",
+        "--soloFeatures GeneFull",
+        "--soloCellFilter EmptyDrops_CR 200 0.99 10 500 3000",
+        "400 barcodes were called as nuclei (n1 190, n2 210;",
+        "out of 6,400 barcodes",
+        "0.41\u20130.45",
+        "MultiQC 1.28",
+        "(STARsolo, the cell-calling table)",
+    ):
+        assert expected in text, expected
+    counts = pd.DataFrame(provenance.reads_counts(None, CELL_CALLING)).set_index("step")["n"]
+    assert counts["10x reads: barcodes called as nuclei"] == 400
+
+
+def test_both_reads_paragraphs_share_one_multiqc_sentence(tmp_path):
+    settings = {**READS_SALMON, "chemistry": "v3", "cell_filter": "EmptyDrops_CR"}
+    versions = _reads_versions(tmp_path, "salmon")
+    methods = provenance.reads_methods(
+        settings, versions, STRANDEDNESS, provenance.reads_per_sample(_checks()), CELL_CALLING
+    )
+    assert list(methods) == [
+        "Bulk RNA-seq: reads to counts",
+        "Single-nucleus RNA-seq: reads to counts",
+    ]
+    assert "MultiQC" not in methods["Bulk RNA-seq: reads to counts"]
+    assert (
+        "(fastp, salmon, the strandedness table, STARsolo, the cell-calling table)"
+        in (methods["Single-nucleus RNA-seq: reads to counts"])
+    )
+
+
+def test_no_reads_paragraph_without_units():
+    from acc_tiam1 import reads
+
+    assert not reads.check_reads(CONFIG).active
+    assert provenance.reads_methods(None, VERSIONS) == {}
+    assert provenance.reads_methods(READS_SALMON, VERSIONS) == {}
+    assert provenance.reads_counts(None, None) == []

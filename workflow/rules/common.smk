@@ -235,4 +235,29 @@ def provenance_inputs(wildcards):
     inputs["rescue_counts"] = expand(
         rules.rescue_tables.output.counts, branch=rescue_branches()
     )
+    inputs.update(provenance_reads_inputs())
+    return inputs
+
+
+def provenance_reads_inputs():
+    """Tables the reads paragraphs are written from, when the run starts from FASTQ: the
+    FASTQ checks (reads per unit), strandedness, cell calling, and the small outputs
+    that record the version of the tool that ran (fastp, salmon, featureCounts)."""
+    inputs = {}
+    if READS.bulk is not None:
+        inputs["reads_bulk_checks"] = expand(
+            rules.reads_check_fastq.output[0], branch="bulk", sample=READS_BULK_SAMPLES
+        )
+        inputs["reads_strandedness"] = rules.reads_strandedness.output.table
+        inputs["reads_fastp"] = reads_fastp_json()
+        if READS_SETTINGS["quantifier"] == "salmon":
+            inputs["reads_salmon"] = expand(
+                rules.reads_salmon_quant.output.meta, sample=READS_BULK_SAMPLES
+            )
+        else:
+            inputs["reads_featurecounts"] = expand(
+                rules.reads_featurecounts.output.counts, sample=READS_BULK_SAMPLES
+            )
+    if READS.snrna is not None:
+        inputs["reads_cell_calling"] = rules.reads_cell_calling.output.table
     return inputs

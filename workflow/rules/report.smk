@@ -26,6 +26,8 @@ rule provenance:
         # The checked rescue settings (contrasts, interaction coefficient), or None.
         rescue=vars(RESCUE) if RESCUE is not None else None,
         titles=dataset_titles(),
+        # The checked reads front-end settings (defaults filled in), or None.
+        reads=READS_SETTINGS if READS.active else None,
     script:
         "../../scripts/provenance.py"
 
