@@ -472,22 +472,16 @@ def warning_sentences(warnings: pd.DataFrame) -> list[str]:
     if warnings.empty:
         return []
     out = list(warnings.loc[warnings["kind"] == "unassigned", "message"])
-    absent = warnings.loc[warnings["kind"] == "absent", "cell_type"].astype(str).tolist()
-    if len(absent) == 1:
-        out += list(warnings.loc[warnings["kind"] == "absent", "message"])
-    elif absent:
-        out.append(
-            f"{len(absent)} cell types of the marker table match no cluster and are not "
-            f"tested: {', '.join(absent)}."
-        )
-    unscored = warnings.loc[warnings["kind"] == "not_scored", "cell_type"].astype(str).tolist()
-    if len(unscored) == 1:
-        out += list(warnings.loc[warnings["kind"] == "not_scored", "message"])
-    elif unscored:
-        out.append(
-            f"{len(unscored)} cell types of the marker table have none of their markers in "
-            f"the data and cannot be found: {', '.join(unscored)}."
-        )
+    for kind, what in (
+        ("absent", "match no cluster and are not tested"),
+        ("not_scored", "have none of their markers in the data and cannot be found"),
+    ):
+        rows = warnings[warnings["kind"] == kind]
+        if len(rows) == 1:
+            out += list(rows["message"])
+        elif len(rows):
+            types = ", ".join(rows["cell_type"].astype(str))
+            out.append(f"{len(rows)} cell types of the marker table {what}: {types}.")
     unmatched = warnings[warnings["kind"] == "unmatched"]
     if len(unmatched) > 3:
         out.append(
