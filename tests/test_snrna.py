@@ -556,6 +556,24 @@ def test_h5ad_writer_is_atomic(tmp_path, sample):
     assert Path(tmp_path / "x" / "a.h5ad").stat().st_size > 0
 
 
+def test_h5ad_writer_shuffles_matrices_and_keeps_everything(tmp_path, sample):
+    import h5py
+
+    adata, _ = sample
+    a = adata.copy()
+    a.layers["corrected"] = a.X.copy()
+    a.obsm["X_pca"] = np.ones((a.n_obs, 2), dtype=np.float32)
+    a.uns["scalar"] = 3
+    snrna.write_h5ad(a, tmp_path / "a.h5ad")
+    back = ad.read_h5ad(tmp_path / "a.h5ad")
+    assert (back.X != a.X).nnz == 0 and (back.layers["corrected"] != a.X).nnz == 0
+    assert back.obs.equals(a.obs) and back.var.equals(a.var) and back.uns["scalar"] == 3
+    assert np.array_equal(back.obsm["X_pca"], a.obsm["X_pca"])
+    with h5py.File(tmp_path / "a.h5ad") as f:
+        assert f["X/indices"].shuffle and f["X/indices"].compression == "gzip"
+        assert f["layers/corrected/data"].shuffle
+
+
 def test_annotation_table_round_trip(tmp_path, sample):
     adata, _ = sample
     a = adata.copy()
