@@ -16,7 +16,7 @@ def main(smk):
     adata = snrna.merge_samples(adatas, sheet, smk.params.allow_gene_intersection)
     del adatas
     logging.info("merged: %d nuclei x %d genes", adata.n_obs, adata.n_vars)
-    snrna.normalise(adata)
+    snrna.normalise(adata, keep_counts=False)
     p = smk.params.integration
     info = snrna.integrate(
         adata,
