@@ -58,7 +58,21 @@ def sniff_separator(path: str | Path) -> str:
     return "\t"
 
 
-def _check_readable(path: str | Path, what: str) -> Path:
+def check_readable(path: str | Path, what: str) -> Path:
+    """Raise :class:`InputError` unless ``path`` is an existing, readable file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    what
+        How to call it in the message (e.g. ``"count matrix"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{what} does not exist.", path)
@@ -91,7 +105,7 @@ def read_table(path: str | Path, what: str = "table", **kwargs) -> pd.DataFrame:
     **kwargs
         Passed to :func:`pandas.read_csv`.
     """
-    path = _check_readable(path, what)
+    path = check_readable(path, what)
     _check_text(path, what)
     try:
         return pd.read_csv(
@@ -190,7 +204,7 @@ def read_count_matrix(path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     InputError
         For missing, non-numeric, negative, non-integer counts and duplicated gene ids.
     """
-    path = _check_readable(path, "count matrix")
+    path = check_readable(path, "count matrix")
     _check_text(path, "count matrix")
     skip = _comment_lines(path)
     header = _header_fields(path, len(skip))
@@ -419,7 +433,7 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
         For lines without a tab-separated name, description and at least one gene, and
         for set names used twice.
     """
-    path = _check_readable(path, "gene-set file")
+    path = check_readable(path, "gene-set file")
     _check_text(path, "gene-set file")
     sets: dict[str, list[str]] = {}
     try:

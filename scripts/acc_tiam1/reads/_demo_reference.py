@@ -18,23 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..demo._common import MITO_GENES
 from ..io import atomic_output
 
-MITO_GENES = (
-    "mt-Nd1",
-    "mt-Nd2",
-    "mt-Co1",
-    "mt-Co2",
-    "mt-Atp8",
-    "mt-Atp6",
-    "mt-Co3",
-    "mt-Nd3",
-    "mt-Nd4l",
-    "mt-Nd4",
-    "mt-Nd5",
-    "mt-Nd6",
-    "mt-Cytb",
-)
 HOUSEKEEPING_GENES = (
     "Actb",
     "Gapdh",

@@ -10,13 +10,13 @@ qualities of the same length as the sequence.
 from __future__ import annotations
 
 import gzip
-import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .. import io
 from ..errors import InputError
 
 #: Bytes decompressed per step of the full pass.
@@ -78,13 +78,7 @@ def check_readable(path: str | Path, what: str) -> Path:
     what
         How to call it in the message (e.g. ``"sample 'S1' unit 'L1' fq1"``).
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{what}: file does not exist.", p)
-    if p.is_dir():
-        raise InputError(f"{what}: is a folder, expected a FASTQ file.", p)
-    if not os.access(p, os.R_OK):
-        raise InputError(f"{what}: file is not readable (check its permissions).", p)
+    p = io.check_readable(path, what)
     if p.stat().st_size == 0:
         raise InputError(f"{what}: file is empty.", p)
     return p
