@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -35,39 +34,18 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-IGNORE = shutil.ignore_patterns(
-    ".git",
-    ".venv",
-    ".snakemake",
-    "results",
-    "resources",
-    "logs",
-    "benchmarks",
-    "__pycache__",
-    ".pytest_cache",
-    "docs",
-)
+sys.path.insert(0, str(REPO / "perf"))
+sys.path.insert(0, str(REPO / "tests"))
+
+import benchlib  # noqa: E402
+from conftest import copy_workflow  # noqa: E402  (what a user's clone holds)
+
 FRONT_END = [
     "results/reads/bulk/gene_counts.tsv",
     "results/reads/bulk/strandedness.tsv",
     "results/reads/snrna/cell_calling.tsv",
     "results/reads/multiqc/multiqc_report.html",
 ]
-
-
-def machine() -> str:
-    """CPU model, cores, memory and the load average, on one line."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{model}; {os.cpu_count()} cores; {mem:.0f} GB RAM; load average {load}"
 
 
 def run(workdir: Path, args: list[str], cores: int) -> tuple[float, float]:
@@ -132,13 +110,13 @@ def main() -> None:
         )
     base = args.keep or Path(tempfile.mkdtemp(prefix="reads_benchmark_"))
     workdir = base / "wf"
-    shutil.copytree(REPO, workdir, ignore=IGNORE)
+    copy_workflow(workdir)
     config = yaml.safe_load((workdir / "config/demo_reads.yaml").read_text())
     samples = []
     for key in ("bulk", "snrna"):
         units = pd.read_csv(workdir / config[key]["units"], sep="\t")
         samples += list(dict.fromkeys(units["sample"]))
-    print(f"machine: {machine()}")
+    print(f"{benchlib.machine_line()}; load average {benchlib.loadavg():.2f}")
     print(f"reads demo: {config['demo']}; workflow copy: {workdir}\n")
 
     steps = [("simulation (rule demo_reads)", ["--until", "demo_reads"], config)]

@@ -16,12 +16,9 @@ def main(smk):
     warnings += startpage.sex_warnings(sex)
     if "snrna_summary" in inp.keys():
         warnings += startpage.ambient_warnings(io.read_tsv(inp.snrna_summary, index_col=None))
-        table = snrna.read_annotation_warnings(inp.annotation_warnings)
-        explained = table.loc[table["kind"].isin(["absent", "not_scored"]), "cell_type"]
         warnings += startpage.annotation_warnings(
             io.read_tsv(inp.snrna_plan, index_col=None),
-            extra=snrna.warning_sentences(table),
-            explained=set(explained),
+            snrna.read_annotation_warnings(inp.annotation_warnings),
         )
         warnings += startpage.integration_warnings(
             startpage.read_integration_info(inp.snrna_integration)

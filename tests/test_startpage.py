@@ -58,13 +58,23 @@ def test_annotation_warnings_list_types_tested_in_no_contrast():
             "status": ["tested", "too few animals", "too few animals", "no nuclei"],
         }
     )
-    out = startpage.annotation_warnings(plan, extra=["cluster 7 unassigned"])
-    assert out[0] == "cluster 7 unassigned"
-    assert "Micro" in out[1] and "Astro" not in out[1]
-    # A type the annotation step already named (absent from the data) is not listed twice.
-    assert startpage.annotation_warnings(plan, extra=["Micro absent"], explained={"Micro"}) == [
-        "Micro absent"
+    assert startpage.annotation_warnings(plan) == [
+        "Not tested in any contrast: Micro (no nuclei annotated or too few animals; see the "
+        "pseudobulk plan)."
     ]
+    # The annotation step's sentences come first; a type they already name as absent from
+    # the data is not listed again as untested.
+    warnings = pd.DataFrame(
+        {
+            "kind": ["unassigned", "absent"],
+            "cell_type": ["Astro", "Micro"],
+            "clusters": ["7", ""],
+            "n_nuclei": [40, 0],
+            "evidence": [0.4, None],
+            "message": ["cluster 7 unassigned", "Micro absent"],
+        }
+    )
+    assert startpage.annotation_warnings(plan, warnings) == ["cluster 7 unassigned", "Micro absent"]
 
 
 def test_integration_warning_only_when_genes_were_dropped():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -69,27 +69,30 @@ def ambient_warnings(summary: pd.DataFrame) -> list[str]:
     ]
 
 
-def annotation_warnings(
-    plan: pd.DataFrame, extra: Sequence[str] = (), explained: Collection[str] = ()
-) -> list[str]:
-    """Cell types of the marker table that were not tested, and annotation warnings.
+def annotation_warnings(plan: pd.DataFrame, warnings: pd.DataFrame | None = None) -> list[str]:
+    """The annotation step's warnings, then the cell types no contrast could test.
 
     Parameters
     ----------
     plan
         ``results/snrna/pseudobulk/plan.tsv``.
-    extra
-        Sentences from the annotation step (:func:`acc_tiam1.snrna.warning_sentences`).
-    explained
-        Cell types those sentences already name as absent or unscorable: not repeated
-        in the untested list.
+    warnings
+        ``results/snrna/annotation/warnings.tsv``
+        (:func:`acc_tiam1.snrna.read_annotation_warnings`), or None.
 
     Returns
     -------
     list of str
-        The sentences.
+        The sentences; a type the annotation warnings already name as absent or
+        unscorable is not listed again as untested.
     """
-    out = list(extra)
+    from .snrna import warning_sentences
+
+    out, explained = [], set()
+    if warnings is not None and len(warnings):
+        out = warning_sentences(warnings)
+        named = warnings["kind"].isin(["absent", "not_scored"])
+        explained = set(warnings.loc[named, "cell_type"].astype(str))
     per_type = plan.groupby("cell_type", sort=False)["status"].apply(
         lambda s: (s.astype(str) == "tested").any()
     )
