@@ -229,7 +229,7 @@ def plot_sex_check(
     matplotlib.figure.Figure
         The figure.
     """
-    from .plotting import plt
+    from .plotting import log_scale, plt
 
     levels = {**THRESHOLDS, **dict(thresholds or {})}
     fig, ax = plt.subplots(figsize=(5, 4.5))
@@ -258,9 +258,8 @@ def plot_sex_check(
             )
     ax.axvline(levels["min_cpm"], ls="--", c="grey", lw=0.8)
     ax.axhline(levels["min_cpm_y"], ls="--", c="grey", lw=0.8)
+    log_scale(ax, x=True, y=True)
     ax.set(
-        xscale="log",
-        yscale="log",
         xlabel="Xist (CPM + 0.1)",
         ylabel="Ddx3y + Eif2s3y + Uty + Kdm5d (CPM + 0.1)",
         title=title,

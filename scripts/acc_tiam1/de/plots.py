@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.text import Text
 
-from ..plotting import DOWN, GREY, UP, plt
+from ..plotting import DOWN, GREY, UP, log_scale, plt
 
 
 def _labels(table: pd.DataFrame, label_top: int, highlight: Sequence[str]) -> pd.DataFrame:
@@ -16,39 +17,45 @@ def _labels(table: pd.DataFrame, label_top: int, highlight: Sequence[str]) -> pd
     return pd.concat([ranked, extra]).drop_duplicates("gene_id")
 
 
-def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, min_gap: float = 9.0) -> None:
+def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, fontsize: float = 7) -> None:
     """Label points; labels that would overlap are pushed down, with a leader line.
 
-    Deterministic greedy placement in display (pixel) space: labels are placed from the
-    top, and each is moved below any already placed label it would collide with.
+    Deterministic greedy placement in display space: labels are placed from the top, and
+    each is moved below any already placed label its measured box would overlap. Call it
+    after the figure's layout is final (positions depend on it); it fixes the data limits
+    itself rather than drawing the figure, which would cost a whole render. Offsets are
+    in points, so the placement holds at the dpi the figure is saved with.
     """
-    ax.figure.canvas.draw()
+    ax.autoscale_view()
+    renderer = ax.figure.canvas.get_renderer()
+    pt_per_px = 72 / ax.figure.dpi
     to_px = ax.transData.transform
     points = [(row["gene"], row[x], y[row.name]) for _, row in rows.iterrows()]
     points = [p for p in points if np.isfinite(p[1]) and np.isfinite(p[2])]
     points.sort(key=lambda p: (-to_px((p[1], p[2]))[1], p[0]))
-    placed: list[tuple[float, float, float]] = []
+    placed: list = []  # boxes (display pixels) of the labels placed so far
     for gene, px, py in points:
-        X, Y = to_px((px, py))
-        lx, ly = X + 4, Y + 4
-        width = 4.2 * len(str(gene)) + 4
+        text = {"text": gene, "xy": (px, py), "textcoords": "offset points", "fontsize": fontsize}
+        label = ax.annotate(xytext=(4, 4), **text)
+        label.update_positions(renderer)
+        box = Text.get_window_extent(label, renderer)  # the text's box, no leader line
+        dy = 0.0
         moved = True
         while moved:
             moved = False
-            for ox, oy, ow in placed:
-                if abs(ly - oy) < min_gap and lx < ox + ow and ox < lx + width:
-                    ly = oy - min_gap
+            for other in placed:
+                # 0.01 px of slack: a label just moved under another touches it exactly.
+                overlaps_x = box.x0 < other.x1 and other.x0 < box.x1
+                overlaps_y = box.y0 + dy < other.y1 - 0.01 and other.y0 < box.y1 + dy - 0.01
+                if overlaps_x and overlaps_y:
+                    dy = other.y0 - box.y1
                     moved = True
-        placed.append((lx, ly, width))
-        shifted = abs(ly - (Y + 4)) > 0.5
-        ax.annotate(
-            gene,
-            (px, py),
-            xytext=(lx - X, ly - Y),
-            textcoords="offset pixels",
-            fontsize=7,
-            arrowprops={"arrowstyle": "-", "color": "#777", "lw": 0.5} if shifted else None,
-        )
+        placed.append(box.translated(0, dy))
+        if dy < -0.5:
+            label.remove()
+            # No shrinking: clipping the leader line at its ends costs more than drawing.
+            leader = {"arrowstyle": "-", "color": "#777", "lw": 0.5, "shrinkA": 0, "shrinkB": 0}
+            ax.annotate(xytext=(4, 4 + dy * pt_per_px), arrowprops=leader, **text)
 
 
 def volcano(
@@ -85,13 +92,13 @@ def volcano(
     if lfc_threshold > 0:
         for v in (-lfc_threshold, lfc_threshold):
             ax.axvline(v, color="black", linestyle="--", linewidth=0.6)
-    _annotate(ax, _labels(t, label_top, highlight), "log2FoldChange", y)
     n_up = int((sig & (t["log2FoldChange"] > 0)).sum())
     n_down = int((sig & (t["log2FoldChange"] < 0)).sum())
     ax.set_xlabel("log2 fold change (unshrunk)")
     ax.set_ylabel("-log10 p-value")
     ax.set_title(f"{title}\n{n_up} up, {n_down} down at padj < {padj_threshold:g}")
     fig.tight_layout()
+    _annotate(ax, _labels(t, label_top, highlight), "log2FoldChange", y)
     return fig
 
 
@@ -112,10 +119,10 @@ def ma(
         t["baseMean"], t[lfc_col], s=5, c=np.where(sig, UP, GREY), linewidths=0, rasterized=True
     )
     ax.axhline(0, color="black", linewidth=0.6)
-    ax.set_xscale("log")
-    _annotate(ax, _labels(t, label_top, highlight), "baseMean", t[lfc_col])
+    log_scale(ax, x=True)
     ax.set_xlabel("mean of normalised counts")
     ax.set_ylabel("log2 fold change" + (" (apeGLM-shrunk)" if shrunk else " (unshrunk)"))
     ax.set_title(f"{title}\nred: padj < {padj_threshold:g}")
     fig.tight_layout()
+    _annotate(ax, _labels(t, label_top, highlight), "baseMean", t[lfc_col])
     return fig

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..plotting import GREY, plt
+from ..plotting import GREY, log_scale, plt
 from ..plotting import palette as base_palette
 
 KEPT = "#2e6db4"
@@ -67,7 +67,7 @@ def qc_sample(nuclei: pd.DataFrame, summary: Mapping, sample: str):
     ax = axes[0, 2]
     _hist(ax, nuclei["pct_mito"], removed, 60, label="% mitochondrial UMIs")
     ax.axvline(summary["threshold_max_pct_mito"], color="black", ls="--", lw=0.8)
-    ax.set_yscale("log")
+    log_scale(ax, y=True)
     ax = axes[1, 0]
     sc_ = ax.scatter(
         nuclei["total_counts"],
@@ -87,8 +87,7 @@ def qc_sample(nuclei: pd.DataFrame, summary: Mapping, sample: str):
         linewidths=0.4,
         rasterized=True,
     )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_scale(ax, x=True, y=True)
     ax.set_xlabel("UMIs")
     ax.set_ylabel("genes detected")
     fig.colorbar(sc_, ax=ax, label="% mito (clipped at 10)")
@@ -381,7 +380,7 @@ def composition_strips(
     long["group"] = long["sample"].map(groups)
     fig, ax = plt.subplots(figsize=(max(8, 0.55 * props.shape[1] + 3), 5))
     handles = _strip(ax, long, list(props.columns), "group", group_levels)
-    ax.set_yscale("log")
+    log_scale(ax, y=True)
     ax.set_ylabel("fraction of nuclei (log scale)")
     ax.legend(
         handles, group_levels, fontsize=7, frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left"
@@ -470,7 +469,8 @@ def barcode_ranks(
             ax.plot(curve["rank"], curve["total"], color=KEPT, lw=1.2)
             lo, hi = row.get("empty_floor", np.nan), row.get("empty_cutoff", np.nan)
             ax.axhspan(max(lo, 0.5), hi, color=GREY, alpha=0.35, label="empty droplets (soup)")
-            ax.set(xscale="log", yscale="log", xlabel="barcode rank", ylabel="UMIs")
+            log_scale(ax, x=True, y=True)
+            ax.set(xlabel="barcode rank", ylabel="UMIs")
             ax.legend(fontsize=6, frameon=False, loc="lower left")
         else:
             ax.text(
