@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._jit_cache import import_umap
 from ..errors import InputError
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ def _integrate_steps(
             rep = "X_pca_harmony"
             lap("Harmony")
     transformer, method = neighbour_search(adata.n_obs, n_neighbors, exact_neighbors_max, seed)
+    import_umap()  # the graph's weights come from umap-learn
     sc.pp.neighbors(
         adata, n_neighbors=n_neighbors, use_rep=rep, random_state=seed, transformer=transformer
     )
@@ -184,6 +186,7 @@ def neighbour_search(n_obs: int, n_neighbors: int, exact_max: int, seed: int):
             KNeighborsTransformer(n_neighbors=n_neighbors, algorithm="brute", n_jobs=1),
             "exact",
         )
+    import_umap()
     from pynndescent import PyNNDescentTransformer
 
     return (
@@ -208,6 +211,7 @@ def umap(adata, min_dist: float = 0.5, seed: int = 0) -> np.ndarray:
     """
     import scanpy as sc
 
+    import_umap()
     sc.tl.umap(adata, min_dist=min_dist, random_state=seed)
     return np.asarray(adata.obsm["X_umap"])
 
