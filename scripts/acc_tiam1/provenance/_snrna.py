@@ -220,7 +220,8 @@ def _integration_text(
         f"{integration.get('n_neighbors', 15)}-nearest-neighbour graph was built on the "
         f"{on} ({search}) and "
         f"embedded for display with UMAP (umap-learn {_v(versions, 'umap-learn')}, min_dist "
-        f"{integration.get('umap_min_dist', 0.5):g}, random state {seed}). "
+        f"{integration.get('umap_min_dist', 0.5):g}, random state {seed}, initialised "
+        "with the first two components of that representation). "
     )
 
 
