@@ -41,13 +41,16 @@ def test_functions_with_a_signature_are_cached_the_others_not(tmp_path):
     assert type(module.eager._cache).__name__ == "FunctionCache"
     assert type(module.eager_list._cache).__name__ == "FunctionCache"
     assert type(module.lazy._cache).__name__ == "NullCache"
+    assert type(module.smooth_knn_dist._cache).__name__ == "FunctionCache"
     assert module.eager(1.0) == 2.0 and module.lazy(1.0) == 3.0
+    assert module.smooth_knn_dist(1.0) == 3.0
     assert list((tmp_path / "__pycache__").glob("jit_cache_probe.eager-*.nbi"))
 
 
 def test_without_the_context_nothing_is_cached(tmp_path):
     module = _import_fresh(tmp_path, "jit_cache_plain")
     assert type(module.eager._cache).__name__ == "NullCache"
+    assert type(module.smooth_knn_dist._cache).__name__ == "NullCache"
 
 
 def test_import_umap_leaves_numba_as_it_was():

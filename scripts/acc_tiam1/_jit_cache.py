@@ -7,12 +7,15 @@ every job that builds a graph or a UMAP (lmcinnes/pynndescent#111). numba can ke
 compiled code on disk (``cache=True``), but pynndescent does not ask for it.
 
 :func:`import_umap` imports umap-learn with ``cache=True`` as the default of
-``numba.njit`` for functions given a signature. Those have concrete argument types, so a
-later process finds their code in the cache. Functions compiled at their first call are
-left as they are: some take other functions as arguments, and those never hit a cache
-(pynndescent#226). numba stores the cache beside the package (``__pycache__``), or in the
-user's cache folder when the package folder is read-only (``NUMBA_CACHE_DIR`` overrides
-both). A cache that cannot be used is recompiled, as before: results are the same.
+``numba.njit`` for functions given a signature (those have concrete argument types, so a
+later process finds their code in the cache) and for the four umap-learn functions that
+the neighbour graph and the Euclidean UMAP layout compile at their first call (another
+11 s in the graph job, 3 s in the UMAP job; they take only arrays and numbers). Other
+functions compiled at their first call are left as they are: some take other functions
+as arguments, and those never hit a cache (pynndescent#226). numba stores the cache
+beside the package (``__pycache__``), or in the user's cache folder when the package
+folder is read-only (``NUMBA_CACHE_DIR`` overrides both). A cache that cannot be used is
+recompiled, as before: results are the same.
 """
 
 from __future__ import annotations
@@ -27,6 +30,21 @@ def _has_signature(args: tuple) -> bool:
     return bool(args) and isinstance(args[0], str | list | tuple | Signature)
 
 
+#: Functions compiled at their first call that are safe to cache: (module, name).
+CACHED_LAZY = {
+    ("umap.umap_", "smooth_knn_dist"),
+    ("umap.umap_", "compute_membership_strengths"),
+    ("umap.layouts", "clip"),
+    ("umap.layouts", "_optimize_layout_euclidean_single_epoch"),
+}
+
+
+def _cached(func, kwargs: dict) -> dict:
+    if (getattr(func, "__module__", None), getattr(func, "__name__", None)) in CACHED_LAZY:
+        return {"cache": True, **kwargs}
+    return kwargs
+
+
 @contextmanager
 def _cache_eager_functions():
     import numba
@@ -35,8 +53,14 @@ def _cache_eager_functions():
 
     def njit(*args, **kwargs):
         if _has_signature(args):
-            kwargs.setdefault("cache", True)
-        return original(*args, **kwargs)
+            return original(*args, **{"cache": True, **kwargs})
+        if args and callable(args[0]):  # numba.njit(func, ...) or a bare @numba.njit
+            return original(args[0], *args[1:], **_cached(args[0], kwargs))
+
+        def decorate(func):
+            return original(*args, **_cached(func, kwargs))(func)
+
+        return decorate
 
     numba.njit = njit
     try:
