@@ -20,6 +20,13 @@ def lazy(x):
 @numba.njit(["f8(f8)"], fastmath=True)
 def eager_list(x):
     return x * 2.0
+
+def smooth_knn_dist(x):
+    return x * 3.0
+
+# As if umap-learn had defined it: one of the lazily compiled functions cached by name.
+smooth_knn_dist.__module__ = "umap.umap_"
+smooth_knn_dist = numba.njit(fastmath=True)(smooth_knn_dist)
 """
 
 
