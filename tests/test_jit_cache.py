@@ -1,63 +1,99 @@
 """numba's on-disk cache for the functions pynndescent compiles at import (_jit_cache)."""
 
-import importlib
 import sys
 
 import numba
+import pytest
 from acc_tiam1 import _jit_cache
 
-MODULE = """
-import numba
 
-@numba.njit("f8(f8)")
-def eager(x):
-    return x + 1.0
+class _Recorder:
+    """Stands in for ``numba.njit``: records the options each function is compiled with
+    (compiling for real costs numba's start-up, 20 s, and says nothing more)."""
 
-@numba.njit
-def lazy(x):
-    return x + 2.0
+    def __init__(self):
+        self.calls = {}
 
-@numba.njit(["f8(f8)"], fastmath=True)
-def eager_list(x):
-    return x * 2.0
+    def __call__(self, *args, **kwargs):
+        if args and callable(args[0]):
+            self.calls[args[0].__name__] = kwargs
+            return args[0]
 
-def smooth_knn_dist(x):
-    return x * 3.0
+        def decorate(func):
+            self.calls[func.__name__] = {"signature": args[0] if args else None, **kwargs}
+            return func
 
-# As if umap-learn had defined it: one of the lazily compiled functions cached by name.
-smooth_knn_dist.__module__ = "umap.umap_"
-smooth_knn_dist = numba.njit(fastmath=True)(smooth_knn_dist)
-"""
+        return decorate
 
 
-def _import_fresh(tmp_path, name):
-    (tmp_path / f"{name}.py").write_text(MODULE)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop(name, None)
+def _define(njit):
+    @njit("f8(f8)")
+    def eager(x):
+        return x + 1.0
+
+    @njit(["f8(f8)"], fastmath=True)
+    def eager_list(x):
+        return x * 2.0
+
+    @njit
+    def lazy(x):
+        return x + 2.0
+
+    @njit(fastmath=True)
+    def lazy_options(x):
+        return x + 3.0
+
+    def smooth_knn_dist(x):
+        return x
+
+    # As if umap-learn had defined it: a lazily compiled function cached by its name.
+    smooth_knn_dist.__module__ = "umap.umap_"
+    njit(fastmath=True)(smooth_knn_dist)
+
+    def _optimize_layout_euclidean_single_epoch(x):
+        return x
+
+    _optimize_layout_euclidean_single_epoch.__module__ = "umap.layouts"
+    njit(_optimize_layout_euclidean_single_epoch, fastmath=True, parallel=False)
 
 
-def test_functions_with_a_signature_are_cached_the_others_not(tmp_path):
-    original = numba.njit
+@pytest.fixture
+def recorder(monkeypatch):
+    fake = _Recorder()
+    monkeypatch.setattr(numba, "njit", fake)
+    return fake
+
+
+def test_functions_with_a_signature_or_on_the_list_are_cached(recorder):
     with _jit_cache._cache_eager_functions():
-        module = _import_fresh(tmp_path, "jit_cache_probe")
-    assert numba.njit is original
-    assert type(module.eager._cache).__name__ == "FunctionCache"
-    assert type(module.eager_list._cache).__name__ == "FunctionCache"
-    assert type(module.lazy._cache).__name__ == "NullCache"
-    assert type(module.smooth_knn_dist._cache).__name__ == "FunctionCache"
-    assert module.eager(1.0) == 2.0 and module.lazy(1.0) == 3.0
-    assert module.smooth_knn_dist(1.0) == 3.0
-    assert list((tmp_path / "__pycache__").glob("jit_cache_probe.eager-*.nbi"))
+        _define(numba.njit)
+    assert numba.njit is recorder  # put back as it was
+    calls = recorder.calls
+    assert calls["eager"]["cache"] is True and calls["eager"]["signature"] == "f8(f8)"
+    assert calls["eager_list"] == {"signature": ["f8(f8)"], "cache": True, "fastmath": True}
+    assert calls["smooth_knn_dist"] == {"signature": None, "cache": True, "fastmath": True}
+    assert calls["_optimize_layout_euclidean_single_epoch"] == {
+        "cache": True,
+        "fastmath": True,
+        "parallel": False,
+    }
+    assert "cache" not in calls["lazy"]
+    assert calls["lazy_options"] == {"signature": None, "fastmath": True}
 
 
-def test_without_the_context_nothing_is_cached(tmp_path):
-    module = _import_fresh(tmp_path, "jit_cache_plain")
-    assert type(module.eager._cache).__name__ == "NullCache"
-    assert type(module.smooth_knn_dist._cache).__name__ == "NullCache"
+def test_an_explicit_cache_false_is_kept(recorder):
+    with _jit_cache._cache_eager_functions():
+
+        @numba.njit("f8(f8)", cache=False)
+        def eager(x):
+            return x
+
+    assert recorder.calls["eager"]["cache"] is False
+
+
+def test_without_the_context_nothing_is_cached(recorder):
+    _define(numba.njit)
+    assert not any("cache" in kwargs for kwargs in recorder.calls.values())
 
 
 def test_import_umap_leaves_numba_as_it_was():
