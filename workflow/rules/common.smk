@@ -102,16 +102,18 @@ def bulk_outputs():
     )
 
 
-def enrichment_inputs():
-    """DE tables that enrichment and rescue run on: (branch, cell_type, contrast) triples.
+def enrichment_inputs(branch=None):
+    """DE tables that enrichment and rescue run on: (branch, cell_type, contrast) triples,
+    of every branch or of one.
 
     Bulk tables have cell_type None. The snRNA part reads checkpoint snrna_pseudobulk
-    (the tested cell types), so call this from input functions only.
+    (the tested cell types), so call this from input functions only; asking for the bulk
+    branch alone does not wait for it, so bulk enrichment runs while nuclei are processed.
     """
     tables = []
-    if BULK is not None:
+    if BULK is not None and branch in (None, "bulk"):
         tables += [("bulk", None, c) for c in CONTRAST_NAMES]
-    if SNRNA is not None:
+    if SNRNA is not None and branch in (None, "snrna"):
         tables += [("snrna", ct, c) for ct, c in snrna_tested()]
     return tables
 

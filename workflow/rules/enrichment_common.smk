@@ -33,11 +33,7 @@ def enrichment_pairs(branch=None):
     Reads checkpoint snrna_pseudobulk when the snRNA branch is on: call it only from
     input functions.
     """
-    return [
-        (dataset_id(b, ct), c)
-        for b, ct, c in enrichment_inputs()
-        if branch is None or b == branch
-    ]
+    return [(dataset_id(b, ct), c) for b, ct, c in enrichment_inputs(branch)]
 
 
 def snrna_gsea_outputs():
@@ -140,13 +136,13 @@ def rescue_datasets(branch=None):
     """
     if RESCUE is None:
         return []
-    pairs = set(enrichment_pairs())
+    pairs = enrichment_pairs(branch)
+    tested = set(pairs)
     return [
         ds
-        for ds in enrichment_datasets()
-        if (ds, RESCUE.pain_contrast) in pairs
-        and (ds, RESCUE.ketamine_contrast) in pairs
-        and (branch is None or ds.split("/", 1)[0] == branch)
+        for ds in dict.fromkeys(ds for ds, _ in pairs)
+        if (ds, RESCUE.pain_contrast) in tested
+        and (ds, RESCUE.ketamine_contrast) in tested
     ]
 
 
