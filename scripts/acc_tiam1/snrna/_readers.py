@@ -308,10 +308,6 @@ def write_h5ad(
         The object.
     path
         Destination.
-    counts
-        Matrices kept on disk while ``adata`` was built (``X`` and layers, written with
-        the same filters): they are copied into the file, in place of ``adata``'s own
-        ``X`` and layers, which it should then not have.
     compression
         HDF5 filter of the matrices. gzip (level 4, anndata's default) stores the demo's
         counts in 27% of the uncompressed size and reads them back as fast; lzf kept
@@ -320,6 +316,10 @@ def write_h5ad(
         indices so that gzip finds them: the demo's annotated object shrinks from 179 to
         110 MB and is written faster. Any HDF5 reader (scanpy, anndata, cellxgene) reads
         either, as shuffle is a standard HDF5 filter.
+    counts
+        Matrices kept on disk while ``adata`` was built (``X`` and layers, written with
+        the same filters): they are copied into the file, in place of ``adata``'s own
+        ``X`` and layers, which it should then not have.
     """
     from ..io import atomic_output
 
