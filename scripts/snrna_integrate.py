@@ -9,12 +9,10 @@ from acc_tiam1.runner import run_rule
 
 def main(smk):
     sheet = io.read_sample_sheet(smk.input.samples)
-    adatas = {
-        s: snrna.read_qc_sample(p, s)
-        for s, p in zip(smk.params.samples, smk.input.h5ads, strict=True)
-    }
-    adata = snrna.merge_samples(adatas, sheet, smk.params.allow_gene_intersection)
-    del adatas
+    qc = dict(zip(smk.params.samples, smk.input.h5ads, strict=True))
+    adata = snrna.merge_samples(
+        snrna.iter_qc_samples(qc), sheet, smk.params.allow_gene_intersection
+    )
     logging.info("merged: %d nuclei x %d genes", adata.n_obs, adata.n_vars)
     snrna.normalise(adata, keep_counts=False)
     p = smk.params.integration

@@ -574,6 +574,97 @@ def test_h5ad_writer_shuffles_matrices_and_keeps_everything(tmp_path, sample):
         assert f["layers/corrected/data"].shuffle
 
 
+def merge_parts(sample, n_samples=3):
+    """Per-sample objects with a layer, as the final object's merge sees them."""
+    adata, _ = sample
+    parts = {}
+    for i in range(n_samples):
+        a = adata[i * 50 : (i + 1) * 50 + 7 * i].copy()
+        a.obs_names = [f"S{i}_{b}" for b in a.obs_names]
+        a.obs["sample"] = f"S{i}"
+        a.obs["ambient_umis"] = np.arange(a.n_obs, dtype=float)
+        corrected = a.X.copy()
+        corrected.data //= 2
+        a.layers["ambient_corrected"] = corrected
+        parts[f"S{i}"] = a
+    sheet = pd.DataFrame(
+        {"path": "x", "condition": ["sham", "pain", "pain"][:n_samples]},
+        index=pd.Index(list(parts), name="sample"),
+    )
+    return parts, sheet
+
+
+def test_merge_samples_one_at_a_time_equals_concat(sample):
+    parts, sheet = merge_parts(sample)
+    expected = ad.concat(list(parts.values()), join="inner", merge="first")
+    for merged in (
+        snrna.merge_samples(parts, sheet),
+        snrna.merge_samples(iter(parts.items()), sheet),
+    ):
+        assert merged.obs_names.equals(expected.obs_names)
+        assert merged.X.dtype == np.int32 and (merged.X != expected.X).nnz == 0
+        layer = merged.layers["ambient_corrected"]
+        assert (layer != expected.layers["ambient_corrected"]).nnz == 0
+        assert list(merged.obs["condition"]) == ["sham"] * 50 + ["pain"] * 121
+        assert merged.uns["genes_dropped"] == 0
+    assert (parts["S0"].X != sample[0].X[:50]).nnz == 0  # the caller's objects are intact
+
+
+def test_merge_samples_keeps_shared_genes_of_pairs(sample):
+    parts, sheet = merge_parts(sample)
+    parts["S1"] = parts["S1"][:, 3:].copy()
+    merged = snrna.merge_samples(iter(parts.items()), sheet, allow_intersection=True)
+    assert list(merged.var_names) == list(parts["S1"].var_names)
+    assert merged.uns["genes_dropped"] == 3
+    assert (merged[parts["S0"].obs_names].X != parts["S0"][:, 3:].X).nnz == 0
+
+
+def test_stack_rows_empties_the_list_and_takes_columns():
+    from acc_tiam1.snrna._counts import stack_rows
+
+    blocks = [sparse.random(n, 6, density=0.4, format="csr", random_state=n) for n in (3, 0, 5)]
+    expected = sparse.vstack(blocks, format="csr")[:, [4, 0, 2]]
+    given = list(blocks)
+    stacked = stack_rows(given, [np.array([4, 0, 2])] * 3)
+    assert given == [] and stacked.shape == (8, 3)
+    assert np.array_equal(stacked.toarray(), expected.toarray())
+
+
+def test_counts_store_writes_the_merged_object(tmp_path, sample):
+    parts, sheet = merge_parts(sample)
+    in_memory = snrna.merge_samples(parts, sheet)
+    snrna.write_h5ad(in_memory, tmp_path / "memory.h5ad")
+    with snrna.CountsStore(tmp_path) as counts:
+        frame = snrna.merge_samples(iter(parts.items()), sheet, counts=counts)
+        assert frame.X is None and not frame.layers
+        snrna.write_h5ad(frame, tmp_path / "store.h5ad", counts=counts)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["memory.h5ad", "store.h5ad"]
+    a, b = ad.read_h5ad(tmp_path / "memory.h5ad"), ad.read_h5ad(tmp_path / "store.h5ad")
+    assert b.obs.equals(a.obs) and b.var.equals(a.var) and b.uns == a.uns
+    assert b.X.dtype == a.X.dtype and (b.X != a.X).nnz == 0
+    assert (b.layers["ambient_corrected"] != a.layers["ambient_corrected"]).nnz == 0
+    with h5py.File(tmp_path / "store.h5ad") as f:
+        assert f["X/indices"].shuffle and f["layers/ambient_corrected/data"].compression == "gzip"
+
+
+def test_counts_store_widens_row_pointers(tmp_path, sample):
+    x = sample[0].X[:40]
+    with snrna.CountsStore(tmp_path) as counts:
+        counts.append("X", x[:25])
+        counts._widen_indptr(counts._file["X"])  # what 2^31 stored counts would need
+        counts.append("X", x[25:])
+        assert counts._file["X/indptr"].dtype == np.int64
+        back = ad.io.read_elem(counts._file["X"])
+    assert (back != x).nnz == 0
+
+
+def test_counts_store_needs_the_same_genes(tmp_path, sample):
+    parts, sheet = merge_parts(sample)
+    parts["S1"] = parts["S1"][:, 3:].copy()
+    with snrna.CountsStore(tmp_path) as counts, pytest.raises(InputError, match="S1"):
+        snrna.merge_samples(parts, sheet, allow_intersection=True, counts=counts)
+
+
 def test_annotation_table_round_trip(tmp_path, sample):
     adata, _ = sample
     a = adata.copy()

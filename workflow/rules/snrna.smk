@@ -47,7 +47,9 @@ rule snrna_integrate:
         ENV
     threads: 1
     resources:
-        mem_mb=mem_mb(2000, 5),
+        # true peak (VmHWM) 3.9 GB for 265 MB of QC objects (88k nuclei): the batched
+        # highly-variable-gene search holds the matrix and copies of a batch of it
+        mem_mb=mem_mb(500, 14),
         runtime=runtime(20, 0.05),
     params:
         samples=SNRNA_SAMPLES,
@@ -204,7 +206,9 @@ rule snrna_assemble:
         ENV
     threads: 1
     resources:
-        mem_mb=mem_mb(1500, 8),
+        # counts go to disk sample by sample: 2.0 GB at 88k nuclei (359 MB of inputs),
+        # mostly one sample's counts and the nucleus tables
+        mem_mb=mem_mb(1500, 2.5),
         runtime=runtime(10, 0.1),
     params:
         samples=SNRNA_SAMPLES,

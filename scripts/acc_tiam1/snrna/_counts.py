@@ -10,14 +10,18 @@ only need a part of them never hold every nucleus x gene in memory.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ._readers import CountsStore
 
 log = logging.getLogger(__name__)
 
@@ -117,39 +121,128 @@ def shared_genes(
 
 
 def merge_samples(
-    adatas: Mapping[str, object], sheet: pd.DataFrame, allow_intersection: bool = False
+    adatas: Mapping[str, object] | Iterable[tuple[str, object]],
+    sheet: pd.DataFrame,
+    allow_intersection: bool = False,
+    counts: CountsStore | None = None,
 ):
     """Concatenate per-sample objects; obs gets ``sample`` and every covariate.
 
     Parameters
     ----------
     adatas
-        ``{sample: AnnData}`` as :func:`read_qc_sample` returns them.
+        ``{sample: AnnData}`` as :func:`read_qc_sample` returns them, or ``(sample,
+        AnnData)`` pairs (e.g. :func:`iter_qc_samples`). Pairs are taken one at a time
+        and only their matrices are kept, so that merging does not hold every sample's
+        counts twice.
     sheet
         The sample sheet (index: sample id).
     allow_intersection
         See :func:`shared_genes`.
+    counts
+        Append every sample's matrices to this store as the sample comes (then written
+        by :func:`acc_tiam1.snrna.write_h5ad`) instead of keeping them: one sample's
+        counts are in memory at a time, and the result has no ``X`` and no layers. The
+        samples must then have the same genes.
 
     Returns
     -------
     anndata.AnnData
-        Raw counts (CSR, int32) of every nucleus; ``var["gene"]`` symbols;
-        ``uns["genes_dropped"]``: gene ids left out because not every sample has them.
+        ``X`` and layers of every nucleus, as the samples had them (raw counts: CSR,
+        int32); ``var["gene"]`` symbols; ``uns["genes_dropped"]``: gene ids left out
+        because not every sample has them.
     """
     import anndata as ad
 
-    ids = {s: list(a.var_names) for s, a in adatas.items()}
+    pairs = adatas.items() if isinstance(adatas, Mapping) else adatas
+    frames, blocks, first_genes = {}, {}, None
+    for sample, adata in pairs:
+        frames[sample] = ad.AnnData(obs=adata.obs, var=adata.var)
+        first_genes = adata.var_names if first_genes is None else first_genes
+        if counts is not None and not adata.var_names.equals(first_genes):
+            raise InputError(
+                f"sample '{sample}' does not have the genes of the first sample, which "
+                "samples whose counts go to a store must have.",
+                "snrna.samples",
+            )
+        for key, rows in _matrices(adata):
+            if counts is None:
+                blocks.setdefault(key, []).append(rows)
+            else:
+                counts.append(key, rows)
+    ids = {s: list(f.var_names) for s, f in frames.items()}
     genes = shared_genes(ids, allow_intersection)
-    parts = [a if a.n_vars == len(genes) else a[:, genes] for a in adatas.values()]
+    parts = [f if f.n_vars == len(genes) else f[:, genes] for f in frames.values()]
     merged = ad.concat(parts, join="inner", merge="first")
     merged.var["gene"] = parts[0].var.loc[merged.var_names, "gene"].to_numpy()
     samples = merged.obs["sample"].astype(str)
     for col in (c for c in sheet.columns if c not in PATH_COLUMNS):
         merged.obs[col] = sample_categories(samples, sheet, col)
     merged.obs["sample"] = sample_categories(samples, sheet)
-    merged.X = sparse.csr_matrix(merged.X, dtype=np.int32)
+    columns = [pd.Index(f.var_names).get_indexer(genes) for f in frames.values()]
+    for key, rows in blocks.items():
+        stacked = stack_rows(rows, columns)
+        if key == "X":
+            merged.X = stacked
+        else:
+            merged.layers[key.removeprefix("layers/")] = stacked
     merged.uns["genes_dropped"] = len(set().union(*map(set, ids.values()))) - len(genes)
     return merged
+
+
+def _matrices(adata) -> Iterator[tuple[str, object]]:
+    """``X`` and every layer of an object, named by where they go in an .h5ad."""
+    yield "X", adata.X
+    for name, layer in adata.layers.items():
+        yield f"layers/{name}", layer
+
+
+def stack_rows(blocks: list, columns: Sequence[np.ndarray] | None = None) -> sparse.csr_matrix:
+    """One CSR matrix from blocks of rows, emptying ``blocks``.
+
+    A block's arrays are released as soon as they are copied (unless the caller still
+    holds the block), so that the blocks and the result are never both whole in memory:
+    the peak is the result plus its values or its column indices, not twice the result.
+
+    Parameters
+    ----------
+    blocks
+        Sparse blocks of rows, same dtype; the list is emptied.
+    columns
+        Per block, the positions of the result's columns in it (all the same length);
+        None: every block has the result's columns.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        The rows of every block, in order.
+    """
+    if columns is not None:
+        blocks[:] = [
+            b if np.array_equal(c, np.arange(b.shape[1])) else b[:, c]
+            for b, c in zip(blocks, columns, strict=True)
+        ]
+    blocks[:] = [sparse.csr_matrix(b) for b in blocks]
+    n_rows, n_cols = sum(b.shape[0] for b in blocks), blocks[0].shape[1]
+    lengths = np.concatenate([np.diff(b.indptr) for b in blocks])
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    data, indices = [b.data for b in blocks], [b.indices for b in blocks]
+    blocks.clear()
+    data = _concatenate(data)
+    indices = _concatenate(indices)
+    return sparse.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+
+
+def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate``, emptying the list as it goes (see :func:`stack_rows`)."""
+    out = np.empty(sum(a.size for a in arrays), dtype=np.result_type(*arrays))
+    start = 0
+    while arrays:
+        a = arrays.pop(0)
+        out[start : start + a.size] = a
+        start += a.size
+    return out
 
 
 def sample_categories(samples: pd.Series, sheet: pd.DataFrame, column: str | None = None):
@@ -221,13 +314,16 @@ def assemble(adata, integrated, umap: np.ndarray) -> None:
     Parameters
     ----------
     adata
-        Merged raw counts of the integrated nuclei, in ``integrated``'s order, with the
-        annotation applied (:func:`acc_tiam1.snrna.apply_annotation`).
+        The merged integrated nuclei (all of them, or fewer: co-expression doublets,
+        found after integration, are not part of the result), with the annotation
+        applied (:func:`acc_tiam1.snrna.apply_annotation`); their counts may be in a
+        :class:`acc_tiam1.snrna.CountsStore`.
     integrated
         The stored integration result (:func:`acc_tiam1.snrna.integration_result`).
     umap
-        UMAP coordinates, nuclei x 2, in the same order.
+        UMAP coordinates, nuclei x 2, in ``adata``'s order.
     """
+    integrated = integrated[adata.obs_names].copy()
     for key in ("X_pca", "X_pca_harmony"):
         if key in integrated.obsm:
             adata.obsm[key] = integrated.obsm[key]
