@@ -1,0 +1,39 @@
+"""The glue between rule scripts and the library (acc_tiam1.runner)."""
+
+import logging
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from acc_tiam1.errors import InputError
+from acc_tiam1.runner import peak_memory_mb, run_rule
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")
+def test_the_log_ends_with_the_jobs_peak_memory(tmp_path):
+    log = tmp_path / "job.log"
+
+    def main(smk):
+        block = np.ones(40 * 2**20 // 8)  # 40 MB, touched
+        logging.info("sum %d", block.sum())
+
+    run_rule(main, SimpleNamespace(log=[str(log)]))
+    lines = log.read_text().splitlines()
+    assert "peak memory of this job" in lines[-1]
+    logged = float(lines[-1].rsplit(":", 1)[1].split()[0])
+    assert logged >= 40 and abs(logged - peak_memory_mb()) < 5
+
+
+def test_an_input_error_is_a_message_not_a_traceback(tmp_path):
+    log = tmp_path / "job.log"
+
+    def main(smk):
+        raise InputError("counts.tsv: sample S1 is missing")
+
+    with pytest.raises(SystemExit) as exit_:
+        run_rule(main, SimpleNamespace(log=[str(log)]))
+    assert exit_.value.code == 1
+    text = log.read_text()
+    assert "Invalid input: counts.tsv: sample S1 is missing" in text
+    assert "Traceback" not in text and "peak memory" not in text
