@@ -212,9 +212,12 @@ def sample_sheet(workdir: Path, config: dict) -> pd.DataFrame:
 
 
 def job_table(workdir: Path, config: dict) -> pd.DataFrame:
-    """One row per job: file, rule, stage, ``s``, ``cpu_time``, ``max_rss`` (MB), and the
+    """One row per job: file, rule, stage, ``s``, ``cpu_time``, ``max_rss`` (MB: the true
+    peak from the job's log where it has one, else Snakemake's sampled one), and the
     job's ``start``/``end`` (``time.time()``; end = the benchmark file's mtime)."""
     names = wildcard_rules(workdir, config)
+    run_log = workdir / "benchmark_run.log"
+    peaks = benchlib.job_peaks(run_log, workdir) if run_log.exists() else {}
     stage_of = {rule: stage for stage, rules in STAGES.items() for rule in rules}
     rows = []
     for f in sorted((workdir / "benchmarks/snrna").glob("*.tsv")):
@@ -228,7 +231,7 @@ def job_table(workdir: Path, config: dict) -> pd.DataFrame:
                 "stage": stage_of.get(rule, OTHER),
                 "s": float(b["s"]),
                 "cpu_time": float(b["cpu_time"]),
-                "max_rss": float(b["max_rss"]),
+                "max_rss": peaks.get(f.name, float(b["max_rss"])),
                 "start": end - float(b["s"]),
                 "end": end,
             }
