@@ -37,7 +37,13 @@ def test_log_scale_keeps_minor_ticks_at_2_and_5_only():
     minor = [t for t in ax.xaxis.get_minorticklocs() if 1 <= t <= 1e4]
     mantissas = sorted({round(t / 10 ** np.floor(np.log10(t)), 6) for t in minor})
     assert mantissas == [2.0, 5.0]
+    # Over four decades the minor ticks carry no labels; over one, they do.
     assert all(label.get_text() == "" for label in ax.xaxis.get_minorticklabels())
+    ax.set_xlim(100, 900)
+    fig.canvas.draw()
+    assert "$\\mathdefault{2\\times10^{2}}$" in {
+        t.get_text() for t in ax.xaxis.get_minorticklabels()
+    }
     plt.close(fig)
 
 

@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import LogLocator, NullFormatter
+from matplotlib.ticker import LogLocator
 
 UP = "#c0392b"
 DOWN = "#2e6db4"
@@ -118,8 +118,8 @@ def log_scale(ax, x: bool = False, y: bool = False) -> None:
     for flag, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
         if flag:
             setter("log")
+            # matplotlib's own minor formatter labels 2 and 5 only on short axes.
             axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
-            axis.set_minor_formatter(NullFormatter())
 
 
 def palette(levels: Sequence[str]) -> dict[str, tuple]:
