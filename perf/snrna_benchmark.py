@@ -23,7 +23,9 @@ a fresh copy of the workflow gets the demo config without the bulk branch, with
    direction (target vs reference). Skipped, with the reason printed, when R or DESeq2 is
    missing or with ``--no-r``.
 
-Printed per size, from Snakemake's per-job benchmark files under ``benchmarks/snrna/``:
+Printed per size, from Snakemake's per-job benchmark files under ``benchmarks/snrna/``
+and the jobs' logs (their last line is the job's true peak memory, which Snakemake's
+sampled ``max_rss`` can miss; ``max_rss`` below is that true peak where the log has it):
 
 - per rule: jobs, total and longest wall time, total CPU time, largest ``max_rss``;
 - per stage (preprocessing = QC per sample, QC plots and summaries, integration, UMAP;
