@@ -191,7 +191,7 @@ def job_peaks(run_log: str | Path, workdir: str | Path) -> dict[str, float]:
     Snakemake's own ``max_rss`` samples every 30 s after the first 15 s and misses short
     peaks (at 88k nuclei it saw 3.5 GB of a 7.3 GB peak).
     """
-    import re
+    from acc_tiam1.runner import logged_peak_mb
 
     workdir = Path(workdir)
     peaks, log = {}, None
@@ -201,10 +201,9 @@ def job_peaks(run_log: str | Path, workdir: str | Path) -> dict[str, float]:
             log = line[5:].split(",")[0].strip()
         elif line.startswith("benchmark: ") and log:
             path = workdir / log
-            text = path.read_text() if path.exists() else ""
-            found = re.findall(r"peak memory of this job: ([0-9.]+) MB", text)
-            if found:
-                peaks[Path(line[11:].strip()).name] = float(found[-1])
+            peak = logged_peak_mb(path.read_text()) if path.exists() else None
+            if peak is not None:
+                peaks[Path(line[11:].strip()).name] = peak
             log = None
     return peaks
 

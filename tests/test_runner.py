@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from acc_tiam1.errors import InputError
-from acc_tiam1.runner import peak_memory_mb, run_rule
+from acc_tiam1.runner import logged_peak_mb, peak_memory_mb, run_rule
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")
@@ -21,8 +21,9 @@ def test_the_log_ends_with_the_jobs_peak_memory(tmp_path):
     run_rule(main, SimpleNamespace(log=[str(log)]))
     lines = log.read_text().splitlines()
     assert "peak memory of this job" in lines[-1]
-    logged = float(lines[-1].rsplit(":", 1)[1].split()[0])
+    logged = logged_peak_mb(log.read_text())
     assert logged >= 40 and abs(logged - peak_memory_mb()) < 5
+    assert logged_peak_mb("no such line") is None
 
 
 def test_an_input_error_is_a_message_not_a_traceback(tmp_path):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from .errors import InputError
+
+#: The last line of every rule's log (read back by :func:`logged_peak_mb`).
+PEAK_MESSAGE = "peak memory of this job: %.0f MB"
 
 
 def run_rule(main: Callable[[object], None], smk) -> None:
@@ -46,7 +50,7 @@ def run_rule(main: Callable[[object], None], smk) -> None:
             if peak is not None:
                 # Snakemake's benchmark samples memory every 30 s after the first 15 s and
                 # misses short peaks; the kernel's high-water mark does not (for mem_mb).
-                logging.info("peak memory of this job: %.0f MB", peak)
+                logging.info(PEAK_MESSAGE, peak)
         finally:
             root.removeHandler(handler)
 
@@ -66,6 +70,12 @@ def _call(main, smk, log=None) -> None:
             traceback.print_exc(file=log)
             log.flush()
         raise
+
+
+def logged_peak_mb(log_text: str) -> float | None:
+    """The peak memory a job's log ends with (see :func:`run_rule`), or None."""
+    found = re.findall(PEAK_MESSAGE.replace("%.0f", "([0-9.]+)"), log_text)
+    return float(found[-1]) if found else None
 
 
 def peak_memory_mb() -> float | None:
