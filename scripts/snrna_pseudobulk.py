@@ -16,18 +16,12 @@ def main(smk):
     markers = io.read_markers(smk.input.markers)
     cell_types = snrna.read_annotation_table(smk.input.nuclei)["cell_type"]
     ambient = io.read_tsv(smk.input.ambient)
-    soups = {}
+    soups = None
     if p.ambient_method == "soup":
-        for sample, summary, soup in zip(
-            p.samples, smk.input.summaries, smk.input.soups, strict=True
-        ):
-            row = io.read_tsv(summary, index_col=None).iloc[0].to_dict()
-            soups[sample] = snrna.read_soup(io.read_tsv(soup, index_col=None), row, genes)
+        files = zip(smk.input.summaries, smk.input.soups, strict=True)
+        soups = dict(zip(p.samples, files, strict=True))
     qc = dict(zip(p.samples, smk.input.qc, strict=True))
-    nuclei = (
-        (s, snrna.apply_ambient(a[:, genes], ambient, soups.get(s), cell_types))
-        for s, a in snrna.iter_qc_samples(qc)
-    )
+    nuclei = snrna.corrected_samples(qc, ambient, cell_types, genes, soups)
     # X: ambient-corrected counts, what DE tests; layers["X"]: the counts as measured.
     pb = snrna.pseudobulk(
         nuclei, cell_types, layers=("ambient_corrected", None), obs_sums=("ambient_umis",)

@@ -380,3 +380,45 @@ def test_soup_aligns_duplicated_gene_ids_as_read_sample_names_them(tmp_path):
     empty = np.asarray(droplets.totals) <= 10
     want = np.asarray(x[empty].sum(axis=0)).ravel()
     np.testing.assert_allclose(soup.profile, want / want.sum())
+
+
+def test_corrected_samples_reads_one_sample_at_a_time_and_corrects_it(tmp_path):
+    import anndata as ad
+    from acc_tiam1 import snrna
+
+    rng = np.random.default_rng(3)
+    genes = [f"ID{i}" for i in range(12)]
+    qc, soups, rows = {}, {}, []
+    for s in ("S1", "S2"):
+        x = sparse.csr_matrix(rng.poisson(4, (6, 12)).astype(np.int32))
+        var = pd.DataFrame({"gene": [f"G{i}" for i in range(12)]}, index=genes)
+        barcodes = [f"BC{i}-1" for i in range(6)]
+        ad.AnnData(X=x, obs=pd.DataFrame(index=barcodes), var=var).write_h5ad(
+            tmp_path / f"{s}.h5ad"
+        )
+        qc[s] = tmp_path / f"{s}.h5ad"
+        soup = pd.DataFrame({"gene_id": genes, "soup": rng.dirichlet(np.ones(12))})
+        soup.to_csv(tmp_path / f"{s}.soup.tsv", sep="\t", index=False)
+        summary = pd.DataFrame([{"soup_basis": "droplets", "soup_droplets": 9, "soup_umis": 90}])
+        summary.to_csv(tmp_path / f"{s}.filters.tsv", sep="\t", index=False)
+        soups[s] = (tmp_path / f"{s}.filters.tsv", tmp_path / f"{s}.soup.tsv")
+        rows += [(f"{s}_{b}", 3.0, i == 0) for i, b in enumerate(barcodes)]
+    nuclei = pd.DataFrame(rows, columns=["nucleus", "ambient_umis", "coexpression_doublet"])
+    nuclei = nuclei.set_index("nucleus")
+    cell_types = pd.Series("Astro", index=nuclei.index)
+    keep = pd.Index(genes[2:])
+
+    out = dict(snrna.corrected_samples(qc, nuclei, cell_types, keep, soups))
+    assert list(out) == ["S1", "S2"]
+    for s, adata in out.items():
+        raw = snrna.read_qc_sample(qc[s], s)[1:, keep]  # the co-expression doublet is out
+        assert list(adata.obs_names) == list(raw.obs_names) and adata.var_names.equals(keep)
+        assert (adata.X != raw.X).nnz == 0
+        row = pd.read_csv(soups[s][0], sep="\t").iloc[0].to_dict()
+        soup = snrna.read_soup(pd.read_csv(soups[s][1], sep="\t"), row, keep)
+        expected = ac.correct_counts(raw.X, np.full(5, 3.0), soup.profile, np.full(5, "Astro"))
+        corrected = adata.layers["ambient_corrected"]
+        assert (corrected != expected).nnz == 0 and corrected.sum() < raw.X.sum()
+    # Without the ambient step the corrected counts are the counts.
+    plain = dict(snrna.corrected_samples(qc, nuclei, cell_types, keep))
+    assert all((a.layers["ambient_corrected"] != a.X).nnz == 0 for a in plain.values())

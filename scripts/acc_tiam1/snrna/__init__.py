@@ -24,6 +24,7 @@ from ._ambient import METHODS as AMBIENT_METHODS
 from ._ambient import (
     ambient_by_cell_type,
     apply_ambient,
+    corrected_samples,
     read_soup,
     sample_ambient,
     sample_totals,
@@ -132,6 +133,7 @@ __all__ = [
     "cluster_score_means",
     "composition_counts",
     "composition_tests",
+    "corrected_samples",
     "detect_doublets",
     "filter_pseudobulk_samples",
     "filter_summary",

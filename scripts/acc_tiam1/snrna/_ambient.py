@@ -10,7 +10,8 @@ pseudobulk sums, the final object) recompute it from this step's tables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -213,3 +214,46 @@ def sample_totals(pb, layer: str = "X") -> pd.DataFrame:
     totals = dense.groupby(level=0, sort=False).sum().T
     totals.index = pb.var["gene"].astype(str).to_numpy()
     return totals
+
+
+def corrected_samples(
+    qc: Mapping[str, str | Path],
+    nuclei: pd.DataFrame,
+    cell_types: pd.Series,
+    var_names,
+    soups: Mapping[str, tuple[str | Path, str | Path]] | None = None,
+) -> Iterator[tuple[str, object]]:
+    """Every sample's nuclei as the pseudobulk and the final object see them, in turn.
+
+    One sample is read at a time (:func:`acc_tiam1.snrna.iter_qc_samples`), narrowed to
+    ``var_names``, and passed through :func:`apply_ambient`.
+
+    Parameters
+    ----------
+    qc
+        ``{sample: QC object path}``.
+    nuclei
+        The ambient step's nucleus table (:func:`sample_ambient`, every sample).
+    cell_types
+        Cell type of every nucleus.
+    var_names
+        Genes to keep (those of the integrated object).
+    soups
+        ``{sample: (QC summary TSV, soup TSV)}``; None when the ambient step is off.
+
+    Yields
+    ------
+    tuple
+        ``(sample, AnnData)``: raw counts in ``X``, corrected ones in
+        ``layers["ambient_corrected"]`` (see :func:`apply_ambient`).
+    """
+    from ..io import read_tsv
+    from ._counts import iter_qc_samples
+
+    for sample, adata in iter_qc_samples(qc):
+        soup = None
+        if soups is not None:
+            summary, table = soups[sample]
+            row = read_tsv(summary, index_col=None).iloc[0].to_dict()
+            soup = read_soup(read_tsv(table, index_col=None), row, var_names)
+        yield sample, apply_ambient(adata[:, var_names], nuclei, soup, cell_types)
