@@ -16,10 +16,10 @@ def main(smk):
     genes = integrated.var_names
     cell_types = snrna.read_annotation_table(smk.input.nuclei)["cell_type"]
     ambient = io.read_tsv(smk.input.ambient)
-    soups = None
+    soups = {}
     if p.ambient_method == "soup":
         files = zip(smk.input.summaries, smk.input.soups, strict=True)
-        soups = dict(zip(p.samples, files, strict=True))
+        soups = snrna.read_soups(dict(zip(p.samples, files, strict=True)), genes)
     qc = dict(zip(p.samples, smk.input.qc, strict=True))
     nuclei = snrna.corrected_samples(qc, ambient, cell_types, genes, soups)
     # The counts go to disk sample by sample: every nucleus' counts, raw and corrected,

@@ -16,10 +16,10 @@ def main(smk):
     markers = io.read_markers(smk.input.markers)
     cell_types = snrna.read_annotation_table(smk.input.nuclei)["cell_type"]
     ambient = io.read_tsv(smk.input.ambient)
-    soups = None
+    soups = {}
     if p.ambient_method == "soup":
         files = zip(smk.input.summaries, smk.input.soups, strict=True)
-        soups = dict(zip(p.samples, files, strict=True))
+        soups = snrna.read_soups(dict(zip(p.samples, files, strict=True)), genes)
     qc = dict(zip(p.samples, smk.input.qc, strict=True))
     nuclei = snrna.corrected_samples(qc, ambient, cell_types, genes, soups)
     # X: ambient-corrected counts, what DE tests; layers["X"]: the counts as measured.

@@ -408,7 +408,8 @@ def test_corrected_samples_reads_one_sample_at_a_time_and_corrects_it(tmp_path):
     cell_types = pd.Series("Astro", index=nuclei.index)
     keep = pd.Index(genes[2:])
 
-    out = dict(snrna.corrected_samples(qc, nuclei, cell_types, keep, soups))
+    profiles = snrna.read_soups(soups, keep)
+    out = dict(snrna.corrected_samples(qc, nuclei, cell_types, keep, profiles))
     assert list(out) == ["S1", "S2"]
     for s, adata in out.items():
         raw = snrna.read_qc_sample(qc[s], s)[1:, keep]  # the co-expression doublet is out
@@ -416,6 +417,7 @@ def test_corrected_samples_reads_one_sample_at_a_time_and_corrects_it(tmp_path):
         assert (adata.X != raw.X).nnz == 0
         row = pd.read_csv(soups[s][0], sep="\t").iloc[0].to_dict()
         soup = snrna.read_soup(pd.read_csv(soups[s][1], sep="\t"), row, keep)
+        assert np.array_equal(profiles[s].profile, soup.profile)
         expected = ac.correct_counts(raw.X, np.full(5, 3.0), soup.profile, np.full(5, "Astro"))
         corrected = adata.layers["ambient_corrected"]
         assert (corrected != expected).nnz == 0 and corrected.sum() < raw.X.sum()

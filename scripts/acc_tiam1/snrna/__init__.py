@@ -26,6 +26,7 @@ from ._ambient import (
     apply_ambient,
     corrected_samples,
     read_soup,
+    read_soups,
     sample_ambient,
     sample_totals,
 )
@@ -170,6 +171,7 @@ __all__ = [
     "read_qc_sample",
     "read_sample",
     "read_soup",
+    "read_soups",
     "removed_by",
     "rules_from_config",
     "safe_name",

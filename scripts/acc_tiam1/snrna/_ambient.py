@@ -216,12 +216,33 @@ def sample_totals(pb, layer: str = "X") -> pd.DataFrame:
     return totals
 
 
+def read_soups(
+    files: Mapping[str, tuple[str | Path, str | Path]], var_names
+) -> dict[str, SoupProfile]:
+    """The soup profile of every sample, written at QC (see :func:`read_soup`).
+
+    Parameters
+    ----------
+    files
+        ``{sample: (QC summary TSV, soup TSV)}``.
+    var_names
+        Gene ids of the counts the profiles are used with.
+    """
+    from ..io import read_tsv
+
+    soups = {}
+    for sample, (summary, table) in files.items():
+        row = read_tsv(summary, index_col=None).iloc[0].to_dict()
+        soups[sample] = read_soup(read_tsv(table, index_col=None), row, var_names)
+    return soups
+
+
 def corrected_samples(
     qc: Mapping[str, str | Path],
     nuclei: pd.DataFrame,
     cell_types: pd.Series,
     var_names,
-    soups: Mapping[str, tuple[str | Path, str | Path]] | None = None,
+    soups: Mapping[str, SoupProfile] | None = None,
 ) -> Iterator[tuple[str, object]]:
     """Every sample's nuclei as the pseudobulk and the final object see them, in turn.
 
@@ -239,7 +260,8 @@ def corrected_samples(
     var_names
         Genes to keep (those of the integrated object).
     soups
-        ``{sample: (QC summary TSV, soup TSV)}``; None when the ambient step is off.
+        ``{sample: soup profile}`` over ``var_names`` (:func:`read_soups`); None or
+        empty when the ambient step is off.
 
     Yields
     ------
@@ -247,13 +269,8 @@ def corrected_samples(
         ``(sample, AnnData)``: raw counts in ``X``, corrected ones in
         ``layers["ambient_corrected"]`` (see :func:`apply_ambient`).
     """
-    from ..io import read_tsv
     from ._counts import iter_qc_samples
 
+    soups = soups or {}
     for sample, adata in iter_qc_samples(qc):
-        soup = None
-        if soups is not None:
-            summary, table = soups[sample]
-            row = read_tsv(summary, index_col=None).iloc[0].to_dict()
-            soup = read_soup(read_tsv(table, index_col=None), row, var_names)
-        yield sample, apply_ambient(adata[:, var_names], nuclei, soup, cell_types)
+        yield sample, apply_ambient(adata[:, var_names], nuclei, soups.get(sample), cell_types)
