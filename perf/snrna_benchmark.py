@@ -38,8 +38,8 @@ sampled ``max_rss`` can miss; ``max_rss`` below is that true peak where the log 
   moments;
 - pseudobulk DE vs R, per cell type x contrast: genes, Spearman correlation of ``stat``
   over genes with a stat in both, genes with padj < alpha in R / ours / both, Jaccard;
-  then our DE job time (sum of the ``snrna_de`` jobs' wall times, one per cell type, each a whole
-  Python process: start, reading, fitting or testing, writing) against R's (sum of the
+  then our DE time (the wall time of the one ``snrna_de`` job, all cell types in one
+  Python process: start, reading, fitting and testing, writing) against R's (sum of the
   whole ``Rscript`` processes: start, loading DESeq2, reading, ``DESeq()`` + ``results()``,
   writing; R's compute part alone is shown too), and the peak memory of each.
 
@@ -77,8 +77,8 @@ from conftest import copy_workflow  # noqa: E402  (what a user's clone holds)
 
 #: Mice of the demo sheet; a study with more mice gets copies of its rows (new ids).
 N_SAMPLES = 12
-#: Stages of the branch and their rules (``snrna_`` prefix left out; ``de`` is rule
-#: snrna_de, one job per cell type, whose benchmark files are ``de_<cell type>.tsv``).
+#: Stages of the branch and their rules (``snrna_`` prefix left out; ``qc`` is rule
+#: snrna_qc_sample, one job per sample, whose benchmark files are ``qc_<sample>.tsv``).
 STAGES = {
     "snRNA preprocessing": ("qc", "qc_summary", "qc_plots", "integrate", "umap"),
     "snRNA annotation and ambient RNA": (
@@ -195,16 +195,8 @@ def snakemake(workdir: Path, config: Path, cores: int, *args: str):
 
 
 def wildcard_rules(workdir: Path, config: dict) -> dict[str, str]:
-    """Benchmark file names of wildcard jobs -> their rule, spelled out from the samples,
-    cell types (a name like ``de_plots_X`` is ambiguous by prefix alone)."""
-    samples = sample_sheet(workdir, config).index
-    plan = pd.read_csv(workdir / PLAN, sep="\t")
-    tested = plan[plan["status"] == "tested"]
-    names = {f"qc_{s}": "qc" for s in samples}
-    for ct in tested["cell_type_safe"].unique():
-        names[f"de_{ct}"] = "de"
-        names[f"de_plots_{ct}"] = "de_plots"
-    return names
+    """Benchmark file names of the per-sample QC jobs -> their rule (``qc``)."""
+    return {f"qc_{s}": "qc" for s in sample_sheet(workdir, config).index}
 
 
 def sample_sheet(workdir: Path, config: dict) -> pd.DataFrame:
@@ -442,7 +434,7 @@ def de_versus_r(wd: Path, config: dict, jobs: pd.DataFrame, size: str, args, det
     """The row 'pseudobulk DE fit + contrast jobs vs R'; prints the per-table agreement."""
     de_jobs = jobs[jobs["rule"].isin(DE_JOBS)]
     stage = "snRNA pseudobulk DE: fit + contrast jobs"
-    note = "ours: sum of the snrna_de job wall times (whole Python processes, one per cell type)"
+    note = "ours: wall time of the snrna_de job (one Python process for every cell type)"
     ours = {"ours_s": de_jobs["s"].sum(), "ours_peak_mb": de_jobs["max_rss"].max()}
     reason = "--no-r" if args.no_r else args.r_missing
     if reason:
@@ -464,8 +456,8 @@ def de_versus_r(wd: Path, config: dict, jobs: pd.DataFrame, size: str, args, det
         print("\npseudobulk DE vs R's DESeq2 (same counts, design, references, contrasts):")
         print(agree.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(
-        f"DE jobs (fit + contrasts, one per cell type): ours {ours['ours_s']:.1f} s in "
-        f"{len(de_jobs)} jobs, "
+        f"DE (fit + contrasts of every cell type): ours {ours['ours_s']:.1f} s in "
+        f"{len(de_jobs)} job(s), "
         f"peak {ours['ours_peak_mb']:.0f} MB; R {r_total:.1f} s in {len(runs)} Rscript "
         f"processes (of which DESeq() + results() {r_compute:.1f} s), peak "
         f"{runs['peak_rss_mb'].max():.0f} MB",

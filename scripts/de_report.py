@@ -1,7 +1,8 @@
 """Rules bulk_de_plots and snrna_de_plots: volcano plot, MA plot and a searchable page of
-every DE table of one dataset (a contrast the dataset did not test gets a note instead)."""
+every DE table of one branch (a contrast a cell type did not test gets a note instead,
+with the pseudobulk plan's reason)."""
 
-from acc_tiam1 import io, plotting
+from acc_tiam1 import io, plotting, snrna
 from acc_tiam1.de import plots
 from acc_tiam1.html_table import interactive_table, message_page
 from acc_tiam1.runner import run_rule
@@ -9,18 +10,21 @@ from acc_tiam1.runner import run_rule
 
 def main(smk):
     p = smk.params
+    skipped = {}
+    if "plan" in smk.input.keys():
+        _, skipped = snrna.plan_pairs(io.read_tsv(smk.input.plan, index_col=None))
     outputs = zip(
-        p.contrast_names,
+        p.datasets,
+        p.titles,
         smk.input.tables,
         smk.output.volcano,
         smk.output.ma,
         smk.output.html,
         strict=True,
     )
-    for name, table_path, volcano, ma, html in outputs:
-        title = p.titles[name]
-        if name in p.skipped:
-            note = f"Not tested: {p.skipped[name]}."
+    for key, title, table_path, volcano, ma, html in outputs:
+        if key in skipped:
+            note = f"Not tested: {skipped[key]}."
             for path in (volcano, ma):
                 plotting.save(plotting.message_figure(title, note), path)
             io.write_text(message_page(title, note), html)

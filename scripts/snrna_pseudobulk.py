@@ -45,12 +45,11 @@ def main(smk):
         if soups
         else {}
     )
-    folder = Path(smk.output.cell_types)
-    folder.mkdir(parents=True, exist_ok=True)
+    Path(smk.output.cell_types).mkdir(parents=True, exist_ok=True)
     for safe, table in counts.items():
-        io.write_tsv(table, folder / f"{safe}.counts.tsv")
+        io.write_tsv(table, p.files[safe]["counts"])
         if safe in explained:
-            io.write_tsv(explained[safe], folder / f"{safe}.ambient.tsv", index=False)
+            io.write_tsv(explained[safe], p.files[safe]["ambient"], index=False)
         logging.info("%s: %d genes x %d samples for DE", safe, *table.drop(columns="gene").shape)
 
     sex, mismatches = sexcheck.sex_check(sexcheck.sex_gene_counts(snrna.sample_totals(pb)), sheet)

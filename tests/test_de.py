@@ -13,8 +13,11 @@ RESCUE = Contrast("ketamine_rescue", "condition", "pain_ketamine", "pain")
 
 
 @pytest.fixture(scope="module")
-def simulated():
-    """300 genes x 12 samples; gene g0..g19 up 4x in pain, back to baseline with ketamine."""
+def study():
+    """300 genes x 12 samples; gene g0..g19 up 4x in pain, back to baseline with ketamine.
+
+    Returns counts, gene symbols and the design variables.
+    """
     rng = np.random.default_rng(7)
     groups = ["sham"] * 4 + ["pain"] * 4 + ["pain_ketamine"] * 4
     sheet = pd.DataFrame(
@@ -31,8 +34,14 @@ def simulated():
     counts = pd.DataFrame(counts, index=pd.Index(ids, name="gene_id"), columns=sheet.index)
     genes = pd.DataFrame({"gene": [f"Sym{i}" for i in range(300)]}, index=counts.index)
     coldata = design.make_coldata(sheet, "~ sex + condition", [PAIN, RESCUE])
-    dds = de.fit_deseq(counts, coldata, "~ sex + condition")
-    return dds, genes
+    return counts, genes, coldata
+
+
+@pytest.fixture(scope="module")
+def simulated(study):
+    """The fit of :func:`study` and its gene symbols."""
+    counts, genes, coldata = study
+    return de.fit_deseq(counts, coldata, "~ sex + condition"), genes
 
 
 def test_fold_change_is_target_over_reference(simulated):
@@ -87,6 +96,84 @@ def test_results_are_deterministic(simulated):
 def test_untested_table_has_the_columns_and_no_genes():
     table = de.untested_table()
     assert list(table.columns) == de.DE_COLUMNS and table.empty
+
+
+SETTINGS = {
+    "alpha": 0.1,
+    "cooks_filter": True,
+    "independent_filter": True,
+    "lfc_shrink": True,
+    "min_replicates_for_replace": 7,
+}
+EQUIVALENCE = {
+    "name": "ketamine_vs_sham",
+    "variable": "condition",
+    "target": "pain_ketamine",
+    "reference": "sham",
+    "margin": 0.5,
+    "requires": ["pain_vs_sham", "ketamine_rescue"],
+}
+
+
+def test_fit_dataset_is_the_fit_and_tests_of_one_dataset(study, simulated, tmp_path):
+    """Every configured contrast gets a table in config order; the tested ones equal
+    contrast_table on the same fit, annotated; the untested one has columns only."""
+    counts, genes, coldata = study
+    dds, _ = simulated
+    names = ["pain_vs_sham", "other", "ketamine_rescue"]
+    seen = []
+
+    def annotate(table):
+        seen.append(len(table))
+        return table.assign(flag=True)
+
+    result = de.fit_dataset(
+        counts,
+        genes,
+        coldata,
+        "~ sex + condition",
+        [PAIN, RESCUE],
+        names,
+        SETTINGS,
+        equivalence=EQUIVALENCE,
+        annotate=annotate,
+    )
+    assert list(result.tables) == names and seen == [300, 300]
+    pd.testing.assert_frame_equal(
+        result.tables["pain_vs_sham"].drop(columns="flag"), de.contrast_table(dds, PAIN, genes)
+    )
+    assert result.tables["other"].empty and list(result.tables["other"]) == de.DE_COLUMNS
+    pd.testing.assert_frame_equal(result.normalized, de.normalized_counts(dds, genes))
+    tested = ["pain_vs_sham", "ketamine_rescue", EQUIVALENCE["name"]]
+    assert list(result.contrasts.columns) == tested
+    assert len(result.equivalence) == 300
+
+    # Without the pain contrast the equivalence comparison is not run.
+    alone = de.fit_dataset(
+        counts, genes, coldata, "~ sex + condition", [RESCUE], names, SETTINGS, EQUIVALENCE
+    )
+    assert alone.equivalence.empty and list(alone.contrasts.columns) == ["ketamine_rescue"]
+    assert alone.tables["pain_vs_sham"].empty
+
+    tables = [tmp_path / f"{n}.tsv" for n in names]
+    model = {k: tmp_path / f"{k}.tsv" for k in de.MODEL_OUTPUTS}
+    result.write(tables, model)
+    back = pd.read_csv(tables[0], sep="\t")
+    assert len(back) == 300 and back["flag"].all()
+    assert pd.read_csv(tables[1], sep="\t").columns.tolist() == de.DE_COLUMNS
+
+
+def test_untested_dataset_writes_every_file_with_columns_only(tmp_path):
+    names = ["pain_vs_sham", "ketamine_rescue"]
+    tables = [tmp_path / f"{n}.tsv" for n in names]
+    model = {k: tmp_path / f"{k}.tsv" for k in de.MODEL_OUTPUTS}
+    de.untested_dataset(names).write(tables, model)
+    for path in tables:
+        assert pd.read_csv(path, sep="\t").columns.tolist() == de.DE_COLUMNS
+    assert pd.read_csv(model["normalized"], sep="\t").columns.tolist() == ["gene_id", "gene"]
+    assert pd.read_csv(model["equivalence"], sep="\t").columns.tolist() == de.EQUIVALENCE_COLUMNS
+    for kind in ("design", "contrasts", "normalized", "equivalence"):
+        assert pd.read_csv(model[kind], sep="\t").empty
 
 
 def test_normalized_counts_and_summary(simulated):

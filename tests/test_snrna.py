@@ -496,6 +496,24 @@ def test_pseudobulk_plan_skips_with_reasons(study):
     assert not counts2
 
 
+def test_plan_pairs_splits_tested_and_skipped():
+    plan = pd.DataFrame(
+        {
+            "cell_type_safe": ["Astro", "Astro", "Oligo", "Oligo"],
+            "contrast": ["pain", "rescue", "pain", "rescue"],
+            "status": ["tested", "skipped", "skipped", "skipped"],
+            "reason": [None, "2 animals in pain (< 3)", "no nuclei annotated", None],
+        }
+    )
+    tested, skipped = snrna.plan_pairs(plan)
+    assert tested == {("Astro", "pain")}
+    assert skipped == {
+        ("Astro", "rescue"): "2 animals in pain (< 3)",
+        ("Oligo", "pain"): "no nuclei annotated",
+        ("Oligo", "rescue"): "not tested",
+    }
+
+
 def test_plan_cell_type_design_not_fittable():
     sheet = pd.DataFrame(
         {"condition": ["sham", "sham", "pain", "pain"], "sex": ["F", "F", "M", "M"]},

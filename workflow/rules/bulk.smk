@@ -137,12 +137,11 @@ rule bulk_de:
         design=lambda wc: BULK.design,
         contrasts=config["contrasts"],
         contrast_names=CONTRAST_NAMES,
-        skipped={},
         de=de_params(),
         gene_filter=config["de"]["filter"],
         equivalence=lambda wc: de_equivalence(),
     script:
-        "../../scripts/de_tables.py"
+        "../../scripts/bulk_de.py"
 
 
 rule bulk_de_plots:
@@ -190,9 +189,8 @@ rule bulk_de_plots:
         mem_mb=mem_mb(1000, 5),
         runtime=runtime(10),
     params:
-        contrast_names=CONTRAST_NAMES,
-        titles={c: f"bulk: {contrast_label(c)}" for c in CONTRAST_NAMES},
-        skipped={},
+        datasets=[("bulk", c) for c in CONTRAST_NAMES],
+        titles=[f"bulk: {contrast_label(c)}" for c in CONTRAST_NAMES],
         padj_threshold=config["plots"]["padj_threshold"],
         lfc_threshold=config["plots"]["lfc_threshold"],
         label_top=config["plots"]["label_top"],

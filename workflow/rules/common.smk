@@ -119,8 +119,8 @@ def enrichment_inputs(branch=None):
 
 
 def snrna_outputs():
-    """Single-nucleus results. The per-cell-type DE tables and plots are pulled in by
-    rule snrna_de_summary, whose inputs come from checkpoint snrna_pseudobulk."""
+    """Single-nucleus results, known at parse time: the DE jobs write a table (and a
+    figure) for every cell type of the marker table and contrast, tested or not."""
     if SNRNA is None:
         return []
     return rule_outputs(
@@ -132,6 +132,8 @@ def snrna_outputs():
         "snrna_annotation_plots",
         "snrna_composition",
         "snrna_composition_plots",
+        "snrna_de",
+        "snrna_de_plots",
         "snrna_de_summary",
         "snrna_pathway",
         "snrna_pathway_plots",

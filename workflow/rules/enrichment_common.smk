@@ -50,11 +50,13 @@ def enrichment_datasets():
 
 
 def de_table(dataset, contrast):
-    """Path of the DE table of one dataset and contrast."""
+    """Path of the DE table of one dataset and contrast (input functions only)."""
     if dataset == "bulk":
-        return f"results/bulk/de/{contrast}.tsv"
-    branch, cell_type = dataset.split("/", 1)
-    return f"results/{branch}/de/{cell_type}/{contrast}.tsv"
+        tables = rules.bulk_de.output.tables
+    else:
+        cell_type = dataset.split("/", 1)[1]
+        tables = snrna_de_paths(cell_type)["tables"]
+    return tables[CONTRAST_NAMES.index(contrast)]
 
 
 def gsea_table(dataset, contrast):
@@ -63,19 +65,10 @@ def gsea_table(dataset, contrast):
 
 def de_model(dataset, kind):
     """The DE job's model files of a dataset: ``normalized`` counts, ``design`` matrix,
-    ``contrasts`` vectors, or the gene ``equivalence`` table."""
+    ``contrasts`` vectors, or the gene ``equivalence`` table (input functions only)."""
     if dataset == "bulk":
-        de, normalized = "results/bulk/de", "results/bulk/normalized_counts.tsv"
-    else:
-        branch, cell_type = dataset.split("/", 1)
-        de = f"results/{branch}/de/{cell_type}"
-        normalized = f"{de}/normalized_counts.tsv"
-    return {
-        "normalized": normalized,
-        "design": f"{de}/model/design.tsv",
-        "contrasts": f"{de}/model/contrasts.tsv",
-        "equivalence": f"{de}/equivalence.tsv",
-    }[kind]
+        return getattr(rules.bulk_de.output, kind)
+    return snrna_de_paths(dataset.split("/", 1)[1])[kind]
 
 
 def model_datasets(branch=None):

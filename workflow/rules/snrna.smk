@@ -397,7 +397,7 @@ checkpoint snrna_pseudobulk:
             subcategory="sex check",
             labels={"table": "sex check per animal"},
         ),
-        cell_types=directory("results/snrna/pseudobulk/cell_types"),
+        cell_types=directory(SNRNA_PSEUDOBULK_DIR),
     log:
         "logs/snrna/pseudobulk.log",
     benchmark:
@@ -417,6 +417,7 @@ checkpoint snrna_pseudobulk:
         min_group_size=config["de"]["min_group_size"],
         ambient_method=SNRNA_AMBIENT.get("method", "soup"),
         sex_mismatch=config["qc"]["sex_mismatch"],
+        files={safe: snrna_pseudobulk_files(safe) for safe in SNRNA_SAFE_TYPES},
     script:
         "../../scripts/snrna_pseudobulk.py"
 
@@ -487,49 +488,48 @@ rule snrna_qc_plots:
 
 rule snrna_de:
     input:
-        counts=snrna_pseudobulk_counts,
+        plan=rules.snrna_pseudobulk.output.plan,
+        cell_types=rules.snrna_pseudobulk.output.cell_types,
         samples=lambda wc: SNRNA.samples_path,
-        ambient=snrna_ambient_table,
     output:
         # In the report as searchable pages (rule snrna_de_plots), not as whole TSVs.
-        tables=expand(
-            "results/snrna/de/{{cell_type}}/{contrast}.tsv", contrast=CONTRAST_NAMES
-        ),
+        tables=snrna_de_outputs("tables"),
         # A matrix, not a result to read: kept out of the report to keep it small.
-        normalized="results/snrna/de/{cell_type}/normalized_counts.tsv",
+        normalized=snrna_de_outputs("normalized"),
         # The fitted model, for CAMERA and the set-score equivalence test.
-        design="results/snrna/de/{cell_type}/model/design.tsv",
-        contrasts="results/snrna/de/{cell_type}/model/contrasts.tsv",
+        design=snrna_de_outputs("design"),
+        contrasts=snrna_de_outputs("contrasts"),
         # Equivalence to control (DESeq2 lessAbs); columns only when not tested.
-        equivalence="results/snrna/de/{cell_type}/equivalence.tsv",
+        equivalence=snrna_de_outputs("equivalence"),
     log:
-        "logs/snrna/de/{cell_type}.log",
+        "logs/snrna/de.log",
     benchmark:
-        "benchmarks/snrna/de_{cell_type}.tsv"
-    wildcard_constraints:
-        cell_type="|".join(SNRNA_SAFE_TYPES),
+        "benchmarks/snrna/de.tsv"
     conda:
         ENV
     threads: 1
+    # Sized for the largest cell type's fit (its counts are in the checkpoint's folder,
+    # whose size Snakemake cannot see): about 0.3 GB at 24 mice x 20,000 genes.
     resources:
-        mem_mb=mem_mb(1500, 20),
-        runtime=runtime(20, 1.2),
+        mem_mb=mem_mb(2000),
+        runtime=runtime(30),
     params:
-        label=lambda wc: f"snRNA {snrna_label(wc.cell_type)}",
+        files=snrna_de_job_files(),
         design=lambda wc: SNRNA.design,
-        contrasts=snrna_fit_contrasts,
+        contrasts=config["contrasts"],
         contrast_names=CONTRAST_NAMES,
-        skipped=snrna_skipped,
         de=de_params(),
+        ambient=SNRNA_AMBIENT.get("method", "soup") != "none",
         ambient_max_fraction=SNRNA_AMBIENT.get("max_fraction", 0.5),
         equivalence=lambda wc: de_equivalence(),
     script:
-        "../../scripts/de_tables.py"
+        "../../scripts/snrna_de.py"
 
 
 rule snrna_de_plots:
     input:
         tables=rules.snrna_de.output.tables,
+        plan=rules.snrna_pseudobulk.output.plan,
     output:
         volcano=snrna_de_report("volcano.png", "../report/volcano.rst", "volcano plot"),
         ma=snrna_de_report("ma.png", "../report/ma.rst", "MA plot"),
@@ -537,24 +537,22 @@ rule snrna_de_plots:
             "table.html", "../report/snrna_de_table_html.rst", "DE table"
         ),
     log:
-        "logs/snrna/de/{cell_type}.plots.log",
+        "logs/snrna/de_plots.log",
     benchmark:
-        "benchmarks/snrna/de_plots_{cell_type}.tsv"
-    wildcard_constraints:
-        cell_type="|".join(SNRNA_SAFE_TYPES),
+        "benchmarks/snrna/de_plots.tsv"
     conda:
         ENV
     threads: 1
     resources:
-        mem_mb=mem_mb(800, 5),
-        runtime=runtime(10, 0.2),
+        mem_mb=mem_mb(800, 0.5),
+        runtime=runtime(20, 0.2),
     params:
-        contrast_names=CONTRAST_NAMES,
-        titles=lambda wc: {
-            c: f"snRNA {snrna_label(wc.cell_type)}: {contrast_label(c)}"
+        datasets=[(safe, c) for safe in SNRNA_SAFE_TYPES for c in CONTRAST_NAMES],
+        titles=[
+            f"snRNA {snrna_label(safe)}: {contrast_label(c)}"
+            for safe in SNRNA_SAFE_TYPES
             for c in CONTRAST_NAMES
-        },
-        skipped=snrna_skipped,
+        ],
         padj_threshold=config["plots"]["padj_threshold"],
         lfc_threshold=config["plots"]["lfc_threshold"],
         label_top=config["plots"]["label_top"],
@@ -569,8 +567,7 @@ rule snrna_de_plots:
 rule snrna_de_summary:
     input:
         plan=rules.snrna_pseudobulk.output.plan,
-        tables=snrna_de_files("results/snrna/de/{cell_type}/{contrast}.tsv"),
-        plots=snrna_de_files("results/snrna/de/{cell_type}/{contrast}.volcano.png"),
+        tables=lambda wc: [de_table(f"snrna/{ct}", c) for ct, c in snrna_tested()],
     output:
         summary=report(
             "results/snrna/de/summary.tsv",

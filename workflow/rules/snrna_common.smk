@@ -1,7 +1,9 @@
 # Helpers of the single-nucleus rules (snrna.smk). Which cell types are tested is only
 # known once nuclei are annotated: checkpoint snrna_pseudobulk writes a plan (one row per
 # cell type x contrast, status tested/skipped and the reason) and the counts of every
-# testable cell type; the functions below read that plan to expand the DE jobs.
+# testable cell type. The DE jobs read the plan and write files for every cell type of
+# the marker table; the summary, enrichment and rescue jobs take only the tested tables
+# (snrna_tested, an input function).
 
 import pandas as pd
 
@@ -25,6 +27,8 @@ SNRNA_QC = {
     if k != "coexpression_doublets"
 }
 SNRNA_AMBIENT = SNRNA_CONFIG.get("ambient") or {}
+# Written by checkpoint snrna_pseudobulk: counts of every cell type it tests.
+SNRNA_PSEUDOBULK_DIR = "results/snrna/pseudobulk/cell_types"
 
 
 def snrna_label(safe):
@@ -44,56 +48,53 @@ def snrna_tested():
     return list(zip(plan["cell_type_safe"], plan["contrast"]))
 
 
-def snrna_de_files(pattern):
-    """Input function: ``pattern`` expanded over every tested cell type x contrast."""
-
-    def _files(wildcards):
-        return [pattern.format(cell_type=ct, contrast=c) for ct, c in snrna_tested()]
-
-    return _files
-
-
-def snrna_pseudobulk_counts(wildcards):
-    """Counts of one cell type, written by checkpoint snrna_pseudobulk."""
-    folder = checkpoints.snrna_pseudobulk.get().output.cell_types
-    return f"{folder}/{wildcards.cell_type}.counts.tsv"
+def snrna_pseudobulk_files(safe):
+    """Files checkpoint snrna_pseudobulk writes for a cell type it tests: the counts and
+    what the soup explains of them."""
+    return {
+        "counts": f"{SNRNA_PSEUDOBULK_DIR}/{safe}.counts.tsv",
+        "ambient": f"{SNRNA_PSEUDOBULK_DIR}/{safe}.ambient.tsv",
+    }
 
 
-def snrna_ambient_table(wildcards):
-    """What the soup explains of one cell type's counts (none when the ambient step is off)."""
-    if SNRNA_AMBIENT.get("method", "soup") == "none":
-        return []
-    folder = checkpoints.snrna_pseudobulk.get().output.cell_types
-    return f"{folder}/{wildcards.cell_type}.ambient.tsv"
+def snrna_de_paths(safe):
+    """What the snrna_de job writes for one cell type: a table per contrast (config order)
+    and the model files (``acc_tiam1.de.MODEL_OUTPUTS``)."""
+    de = f"results/snrna/de/{safe}"
+    return {
+        "tables": [f"{de}/{c}.tsv" for c in CONTRAST_NAMES],
+        "normalized": f"{de}/normalized_counts.tsv",
+        "design": f"{de}/model/design.tsv",
+        "contrasts": f"{de}/model/contrasts.tsv",
+        "equivalence": f"{de}/equivalence.tsv",
+    }
 
 
-def snrna_fit_contrasts(wildcards):
-    """Contrasts tested in one cell type (they set the reference levels of its fit)."""
-    tested = {c for ct, c in snrna_tested() if ct == wildcards.cell_type}
-    return [dict(c) for c in config["contrasts"] if c["name"] in tested]
+def snrna_de_outputs(kind):
+    """One kind of rule snrna_de's files, over every cell type of the marker table."""
+    files = [snrna_de_paths(safe)[kind] for safe in SNRNA_SAFE_TYPES]
+    return [f for f in files for f in (f if isinstance(f, list) else [f])]
 
 
-def snrna_skipped(wildcards):
-    """{contrast: why it is not tested} for the cell type in the wildcards."""
-    plan = snrna_plan()
-    rows = plan[
-        (plan["cell_type_safe"] == wildcards.cell_type) & (plan["status"] != "tested")
-    ]
-    return dict(zip(rows["contrast"], rows["reason"].fillna("not tested")))
+def snrna_de_job_files():
+    """{cell type: its pseudobulk inputs and DE outputs}, for the one snrna_de job."""
+    return {
+        safe: {**snrna_pseudobulk_files(safe), **snrna_de_paths(safe)}
+        for safe in SNRNA_SAFE_TYPES
+    }
 
 
 def snrna_de_report(name, caption, figure):
-    """Report entries of one figure kind for every contrast of a cell type."""
-    entries = []
-    for contrast in CONTRAST_NAMES:
-        labels = lambda wc, contrast=contrast: {
-            "cell type": snrna_label(wc.cell_type),
-            "contrast": contrast,
-            "figure": figure,
-        }
-        path = f"results/snrna/de/{{cell_type}}/{contrast}.{name}"
-        subcategory = lambda wc: snrna_label(wc.cell_type)
-        entries.append(
-            report_entry(path, caption, "5. snRNA pseudobulk DE", subcategory, labels)
+    """Report entries of one figure kind, every cell type x contrast in the order of
+    ``snrna_de_outputs("tables")``."""
+    return [
+        report_entry(
+            f"results/snrna/de/{safe}/{contrast}.{name}",
+            caption,
+            "5. snRNA pseudobulk DE",
+            snrna_label(safe),
+            {"cell type": snrna_label(safe), "contrast": contrast, "figure": figure},
         )
-    return entries
+        for safe in SNRNA_SAFE_TYPES
+        for contrast in CONTRAST_NAMES
+    ]

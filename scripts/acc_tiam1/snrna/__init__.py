@@ -79,6 +79,7 @@ from ._pathway import log_cpm, pathway_table
 from ._pseudobulk import (
     filter_pseudobulk_samples,
     plan_cell_type,
+    plan_pairs,
     pseudobulk,
     pseudobulk_plan,
 )
@@ -160,6 +161,7 @@ __all__ = [
     "normalise",
     "pathway_table",
     "plan_cell_type",
+    "plan_pairs",
     "pseudobulk",
     "pseudobulk_plan",
     "qc_flags",

@@ -272,3 +272,26 @@ def pseudobulk_plan(
     ].copy()
     samples.index.name = "pseudobulk_sample"
     return samples, plan, out
+
+
+def plan_pairs(plan: pd.DataFrame) -> tuple[set[tuple[str, str]], dict[tuple[str, str], str]]:
+    """What a pseudobulk plan (:func:`pseudobulk_plan`) tests and why it skips the rest.
+
+    Parameters
+    ----------
+    plan
+        The plan table: ``cell_type_safe``, ``contrast``, ``status``, ``reason``.
+
+    Returns
+    -------
+    tested
+        ``(file-safe cell type, contrast)`` pairs with status ``tested``.
+    skipped
+        ``{(file-safe cell type, contrast): reason}`` of every other pair in the plan.
+    """
+    pairs = list(zip(plan["cell_type_safe"], plan["contrast"], strict=True))
+    status = plan["status"].to_numpy()
+    reasons = plan["reason"].fillna("").astype(str).replace("", "not tested").to_numpy()
+    tested = {pair for pair, s in zip(pairs, status, strict=True) if s == "tested"}
+    skipped = {pair: r for pair, s, r in zip(pairs, status, reasons, strict=True) if s != "tested"}
+    return tested, skipped
