@@ -101,3 +101,20 @@ def test_import_umap_leaves_numba_as_it_was():
     _jit_cache.import_umap()
     assert "pynndescent" in sys.modules and "umap" in sys.modules
     assert numba.njit is original
+
+
+@pytest.mark.e2e
+def test_warm_fills_the_cache_of_every_listed_function(tmp_path):
+    """What bootstrap runs at installation: afterwards numba's cache holds the four
+    lazily compiled umap-learn functions and pynndescent's eager ones. A fresh process
+    with its own cache folder, because numba caches per process once imported."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    code = "from acc_tiam1._jit_cache import warm; warm(n_obs=200)"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
+    index = {p.name.split(".")[1].split("-")[0] for p in tmp_path.rglob("*.nbi")}
+    for module, name in _jit_cache.CACHED_LAZY:
+        assert name in index, (module, name, sorted(index))
+    assert len(list(tmp_path.glob("pynndescent_*/*.nbi"))) >= 20

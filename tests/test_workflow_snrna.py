@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 from acc_tiam1 import de, demo
-from conftest import REPO, copy_workflow, snakemake, write_config
+from conftest import REPO, copy_workflow, planned_jobs, snakemake, write_config
 from sklearn.metrics import adjusted_rand_score
 
 pytestmark = pytest.mark.e2e
@@ -189,6 +189,34 @@ def test_plan_and_summary_report_skipped_types(snrna_run):
     assert tested["genes_tested"].gt(0).all()
     log = (wf / "logs/snrna/pseudobulk.log").read_text()
     assert "skipped: Vip x pain_vs_sham: no nuclei annotated" in log
+    # The one DE job writes every marker cell type's files: columns only for Vip, and
+    # its report pages say why.
+    for contrast in ("pain_vs_sham", "ketamine_rescue"):
+        table = read(wf, f"results/snrna/de/Vip/{contrast}.tsv")
+        assert table.empty and list(table.columns) == de.DE_COLUMNS
+        page = (wf / f"results/snrna/de/Vip/{contrast}.table.html").read_text()
+        assert "Not tested: no nuclei annotated as this cell type." in page
+    assert read(wf, "results/snrna/de/Vip/model/design.tsv").empty
+
+
+def test_plot_and_alpha_changes_rerun_only_what_they_touch(snrna_run):
+    """A plot option redraws the DE figures without refitting; alpha refits without
+    redoing the pseudobulk counts."""
+
+    def jobs_after(name, change):
+        # The run's own config: small_snrna_config would rewrite the sample sheet,
+        # and a newer sheet reruns everything.
+        config = yaml.safe_load((snrna_run / "small.yaml").read_text())
+        change(config)
+        cfg = write_config(snrna_run / name, config)
+        return set(planned_jobs(snakemake(snrna_run, "--configfile", str(cfg), "-n").stdout))
+
+    plots = jobs_after("label.yaml", lambda c: c["plots"].update(label_top=3))
+    assert "snrna_de_plots" in plots and not {"snrna_de", "snrna_pseudobulk"} & plots, plots
+    alpha = jobs_after("alpha.yaml", lambda c: c["de"].update(alpha=0.05))
+    assert {"snrna_de", "snrna_de_plots", "snrna_de_summary"} <= alpha, alpha
+    upstream = {"snrna_pseudobulk", "snrna_integrate", "snrna_qc_sample", "snrna_annotate"}
+    assert not upstream & alpha, alpha
 
 
 def test_tiam1_per_animal(snrna_run):

@@ -15,6 +15,10 @@ fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     -c constraints.txt -e ".[dev]"
+# numba compiles the neighbour graph's and the UMAP's code on first use (about 30 s); do
+# it now, once, so that the first run's integration job reads it from numba's cache.
+.venv/bin/python -c 'from acc_tiam1._jit_cache import warm; warm()' >/dev/null 2>&1 ||
+    echo "bootstrap: warning: numba's cache was not filled; the first run compiles it." >&2
 rm -f .venv/.installed-*
 touch "$stamp"
 echo "bootstrap: .venv ready ($(.venv/bin/python --version))."

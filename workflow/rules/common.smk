@@ -71,6 +71,12 @@ wildcard_constraints:
     contrast="|".join(CONTRAST_NAMES),
 
 
+# Priority of the jobs on the longest chain of a run: the snRNA branch from QC to the
+# DE fits, and the enrichment and rescue tables that wait for them. When cores are short
+# they go first and the figures, which nothing waits for, fill the gaps.
+CRITICAL_PATH = 10
+
+
 def mem_mb(base, per_input_mb=0.0):
     """Memory that grows with the input size and doubles with each retry."""
 

@@ -61,6 +61,7 @@ rule enrichment_gsea_snrna:
         "logs/enrichment/gsea_snrna.log",
     benchmark:
         "benchmarks/enrichment/gsea_snrna.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -141,6 +142,7 @@ rule enrichment_summary:
         "logs/enrichment/summary.log",
     benchmark:
         "benchmarks/enrichment/summary.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1

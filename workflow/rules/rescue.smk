@@ -25,6 +25,7 @@ rule rescue_set_equivalence:
         "logs/rescue/set_equivalence.log",
     benchmark:
         "benchmarks/enrichment/rescue/set_equivalence.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -86,6 +87,7 @@ rule rescue_tables:
         "benchmarks/enrichment/rescue/{branch}/tables.tsv"
     wildcard_constraints:
         branch="bulk|snrna",
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -250,6 +252,7 @@ rule rescue_key_findings:
         "logs/rescue/key_findings.log",
     benchmark:
         "benchmarks/enrichment/rescue/key_findings.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1

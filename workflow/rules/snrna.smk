@@ -17,6 +17,7 @@ rule snrna_qc_sample:
         "benchmarks/snrna/qc_{sample}.tsv"
     wildcard_constraints:
         sample="|".join(SNRNA_SAMPLES),
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -43,6 +44,7 @@ rule snrna_integrate:
         "logs/snrna/integrate.log",
     benchmark:
         "benchmarks/snrna/integrate.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -107,6 +109,7 @@ rule snrna_annotate:
         "logs/snrna/annotate.log",
     benchmark:
         "benchmarks/snrna/annotate.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -142,6 +145,7 @@ rule snrna_ambient:
         "logs/snrna/ambient.log",
     benchmark:
         "benchmarks/snrna/ambient.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -202,6 +206,7 @@ rule snrna_assemble:
         "logs/snrna/assemble.log",
     benchmark:
         "benchmarks/snrna/assemble.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -402,6 +407,7 @@ checkpoint snrna_pseudobulk:
         "logs/snrna/pseudobulk.log",
     benchmark:
         "benchmarks/snrna/pseudobulk.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -505,6 +511,7 @@ rule snrna_de:
         "logs/snrna/de.log",
     benchmark:
         "benchmarks/snrna/de.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
@@ -540,6 +547,7 @@ rule snrna_de_plots:
         "logs/snrna/de_plots.log",
     benchmark:
         "benchmarks/snrna/de_plots.tsv"
+    priority: CRITICAL_PATH
     conda:
         ENV
     threads: 1
