@@ -155,6 +155,8 @@ def snrna_targets(workdir: Path) -> list[str]:
         "results/snrna/annotation/marker_dotplot.png",
         "results/snrna/composition/composition.png",
         "results/snrna/de/summary.tsv",
+        # Rule snrna_de_plots draws every cell type's figures in one job.
+        "results/snrna/de/L2-3_IT/pain_vs_sham.volcano.png",
         "results/snrna/pathway/gene_sets.png",
     ]
 

@@ -72,8 +72,11 @@ def snrna_de_paths(safe):
 
 def snrna_de_outputs(kind):
     """One kind of rule snrna_de's files, over every cell type of the marker table."""
-    files = [snrna_de_paths(safe)[kind] for safe in SNRNA_SAFE_TYPES]
-    return [f for f in files for f in (f if isinstance(f, list) else [f])]
+    out = []
+    for safe in SNRNA_SAFE_TYPES:
+        path = snrna_de_paths(safe)[kind]
+        out += path if isinstance(path, list) else [path]
+    return out
 
 
 def snrna_de_job_files():
