@@ -26,12 +26,6 @@ def main(smk):
     io.write_tsv(record, smk.output.gene_filter, index=False)
     counts, genes = counts[keep], genes[keep]
     coldata = design.make_coldata(samples.loc[counts.columns], p.design, tested)
-    logging.info(
-        "%s: design %s; reference levels: %s",
-        p.label,
-        p.design,
-        {c: str(coldata[c].cat.categories[0]) for c in coldata.columns},
-    )
     result = de.fit_dataset(
         counts,
         genes,

@@ -29,12 +29,6 @@ def main(smk):
         counts, genes = io.read_prepared_counts(files["counts"])
         # The tested contrasts, in config order, set the reference levels of the fit.
         coldata = design.make_coldata(sheet.loc[counts.columns], p.design, tested)
-        logging.info(
-            "%s: design %s; reference levels: %s",
-            safe,
-            p.design,
-            {c: str(coldata[c].cat.categories[0]) for c in coldata.columns},
-        )
         annotate = None
         if p.ambient:
             explained = io.read_tsv(files["ambient"], index_col=None)

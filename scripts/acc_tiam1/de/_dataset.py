@@ -119,6 +119,8 @@ def fit_dataset(
     DatasetResult
     """
     alpha = settings["alpha"]
+    references = {c: str(coldata[c].cat.categories[0]) for c in coldata.columns}
+    logging.info("%s: design %s; reference levels: %s", label, design, references)
     dds = fit_deseq(counts, coldata, design, min_replicates=settings["min_replicates_for_replace"])
     logging.info("%s: size factors: %s", label, dds.obs["size_factors"].round(4).to_dict())
     by_name = {c.name: c for c in tested}
