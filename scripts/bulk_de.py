@@ -25,11 +25,10 @@ def main(smk):
     logging.info("gene filter: %s", record.iloc[0].to_dict())
     io.write_tsv(record, smk.output.gene_filter, index=False)
     counts, genes = counts[keep], genes[keep]
-    coldata = design.make_coldata(samples.loc[counts.columns], p.design, tested)
     result = de.fit_dataset(
         counts,
         genes,
-        coldata,
+        samples,
         p.design,
         tested,
         p.contrast_names,

@@ -27,8 +27,6 @@ def main(smk):
             de.untested_dataset(p.contrast_names).write(files["tables"], files)
             continue
         counts, genes = io.read_prepared_counts(files["counts"])
-        # The tested contrasts, in config order, set the reference levels of the fit.
-        coldata = design.make_coldata(sheet.loc[counts.columns], p.design, tested)
         annotate = None
         if p.ambient:
             explained = io.read_tsv(files["ambient"], index_col=None)
@@ -39,10 +37,11 @@ def main(smk):
                 alpha=p.de["alpha"],
                 max_fraction=p.ambient_max_fraction,
             )
+        # The tested contrasts, in config order, set the reference levels of the fit.
         result = de.fit_dataset(
             counts,
             genes,
-            coldata,
+            sheet,
             p.design,
             tested,
             p.contrast_names,

@@ -16,7 +16,7 @@ RESCUE = Contrast("ketamine_rescue", "condition", "pain_ketamine", "pain")
 def study():
     """300 genes x 12 samples; gene g0..g19 up 4x in pain, back to baseline with ketamine.
 
-    Returns counts, gene symbols and the design variables.
+    Returns counts, gene symbols, the sample sheet and the design variables.
     """
     rng = np.random.default_rng(7)
     groups = ["sham"] * 4 + ["pain"] * 4 + ["pain_ketamine"] * 4
@@ -34,13 +34,13 @@ def study():
     counts = pd.DataFrame(counts, index=pd.Index(ids, name="gene_id"), columns=sheet.index)
     genes = pd.DataFrame({"gene": [f"Sym{i}" for i in range(300)]}, index=counts.index)
     coldata = design.make_coldata(sheet, "~ sex + condition", [PAIN, RESCUE])
-    return counts, genes, coldata
+    return counts, genes, sheet, coldata
 
 
 @pytest.fixture(scope="module")
 def simulated(study):
     """The fit of :func:`study` and its gene symbols."""
-    counts, genes, coldata = study
+    counts, genes, _, coldata = study
     return de.fit_deseq(counts, coldata, "~ sex + condition"), genes
 
 
@@ -118,7 +118,7 @@ EQUIVALENCE = {
 def test_fit_dataset_is_the_fit_and_tests_of_one_dataset(study, simulated, tmp_path):
     """Every configured contrast gets a table in config order; the tested ones equal
     contrast_table on the same fit, annotated; the untested one has columns only."""
-    counts, genes, coldata = study
+    counts, genes, sheet, _ = study
     dds, _ = simulated
     names = ["pain_vs_sham", "other", "ketamine_rescue"]
     seen = []
@@ -130,7 +130,7 @@ def test_fit_dataset_is_the_fit_and_tests_of_one_dataset(study, simulated, tmp_p
     result = de.fit_dataset(
         counts,
         genes,
-        coldata,
+        sheet,
         "~ sex + condition",
         [PAIN, RESCUE],
         names,
@@ -150,7 +150,7 @@ def test_fit_dataset_is_the_fit_and_tests_of_one_dataset(study, simulated, tmp_p
 
     # Without the pain contrast the equivalence comparison is not run.
     alone = de.fit_dataset(
-        counts, genes, coldata, "~ sex + condition", [RESCUE], names, SETTINGS, EQUIVALENCE
+        counts, genes, sheet, "~ sex + condition", [RESCUE], names, SETTINGS, EQUIVALENCE
     )
     assert alone.equivalence.empty and list(alone.contrasts.columns) == ["ketamine_rescue"]
     assert alone.tables["pain_vs_sham"].empty

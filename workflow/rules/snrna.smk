@@ -555,7 +555,7 @@ rule snrna_de_plots:
         mem_mb=mem_mb(800, 0.5),
         runtime=runtime(20, 0.2),
     params:
-        datasets=[(safe, c) for safe in SNRNA_SAFE_TYPES for c in CONTRAST_NAMES],
+        datasets=SNRNA_DE_KEYS,
         titles=[
             f"snRNA {snrna_label(safe)}: {contrast_label(c)}"
             for safe in SNRNA_SAFE_TYPES
@@ -575,7 +575,7 @@ rule snrna_de_plots:
 rule snrna_de_summary:
     input:
         plan=rules.snrna_pseudobulk.output.plan,
-        tables=lambda wc: [de_table(f"snrna/{ct}", c) for ct, c in snrna_tested()],
+        tables=rules.snrna_de.output.tables,
     output:
         summary=report(
             "results/snrna/de/summary.tsv",
@@ -595,7 +595,7 @@ rule snrna_de_summary:
         mem_mb=mem_mb(800, 2),
         runtime=runtime(5),
     params:
-        table_keys=lambda wc: snrna_tested(),
+        datasets=SNRNA_DE_KEYS,
         alpha=config["de"]["alpha"],
     script:
         "../../scripts/snrna_de_summary.py"

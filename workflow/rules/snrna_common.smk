@@ -70,6 +70,11 @@ def snrna_de_paths(safe):
     }
 
 
+# (cell type, contrast) of each DE table, in the order of snrna_de_outputs("tables") and
+# of the figures (snrna_de_report).
+SNRNA_DE_KEYS = [(safe, c) for safe in SNRNA_SAFE_TYPES for c in CONTRAST_NAMES]
+
+
 def snrna_de_outputs(kind):
     """One kind of rule snrna_de's files, over every cell type of the marker table."""
     out = []
@@ -98,6 +103,5 @@ def snrna_de_report(name, caption, figure):
             snrna_label(safe),
             {"cell type": snrna_label(safe), "contrast": contrast, "figure": figure},
         )
-        for safe in SNRNA_SAFE_TYPES
-        for contrast in CONTRAST_NAMES
+        for safe, contrast in SNRNA_DE_KEYS
     ]

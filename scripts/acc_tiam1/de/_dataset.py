@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .. import io
+from ..design import make_coldata
 from ._fit import fit_deseq, normalized_counts
 from ._model import contrast_vectors, design_table, equivalence_table, untested_equivalence
 from ._tables import contrast_table, untested_table
@@ -79,7 +80,7 @@ def untested_dataset(contrast_names: Sequence[str]) -> DatasetResult:
 def fit_dataset(
     counts: pd.DataFrame,
     genes: pd.DataFrame,
-    coldata: pd.DataFrame,
+    samples: pd.DataFrame,
     design: str,
     tested: Sequence,
     contrast_names: Sequence[str],
@@ -95,10 +96,12 @@ def fit_dataset(
     counts, genes
         Raw counts (genes x samples) and their symbols, as from
         :func:`acc_tiam1.io.read_prepared_counts`.
-    coldata, design
-        Design variables (:func:`acc_tiam1.design.make_coldata`) and formula.
+    samples, design
+        Sample sheet (indexed by sample; every column of ``counts`` in it) and design
+        formula.
     tested
-        The contrasts this dataset tests (:class:`acc_tiam1.design.Contrast`); the
+        The contrasts this dataset tests (:class:`acc_tiam1.design.Contrast`); they set
+        the reference levels of the fit (:func:`acc_tiam1.design.make_coldata`). The
         other names of ``contrast_names`` get untested tables.
     contrast_names
         Every configured contrast, in config order.
@@ -119,6 +122,7 @@ def fit_dataset(
     DatasetResult
     """
     alpha = settings["alpha"]
+    coldata = make_coldata(samples.loc[counts.columns], design, tested)
     references = {c: str(coldata[c].cat.categories[0]) for c in coldata.columns}
     logging.info("%s: design %s; reference levels: %s", label, design, references)
     dds = fit_deseq(counts, coldata, design, min_replicates=settings["min_replicates_for_replace"])
