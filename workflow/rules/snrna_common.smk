@@ -1,9 +1,9 @@
 # Helpers of the single-nucleus rules (snrna.smk). Which cell types are tested is only
 # known once nuclei are annotated: checkpoint snrna_pseudobulk writes a plan (one row per
 # cell type x contrast, status tested/skipped and the reason) and the counts of every
-# testable cell type. The DE jobs read the plan and write files for every cell type of
-# the marker table; the summary, enrichment and rescue jobs take only the tested tables
-# (snrna_tested, an input function).
+# testable cell type. The DE, figure and summary jobs read the plan themselves and cover
+# every cell type of the marker table; the enrichment and rescue jobs take only the
+# tested tables (snrna_tested, an input function).
 
 import pandas as pd
 
