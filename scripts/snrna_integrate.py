@@ -25,6 +25,7 @@ def main(smk):
         n_neighbors=p["n_neighbors"],
         exact_neighbors_max=p["exact_neighbors_max"],
         seed=smk.params.seed,
+        threads=smk.threads,
     )
     logging.info("integration: %s", info)
     snrna.write_h5ad(snrna.integration_result(adata), smk.output.h5ad)

@@ -38,3 +38,21 @@ def test_an_input_error_is_a_message_not_a_traceback(tmp_path):
     text = log.read_text()
     assert "Invalid input: counts.tsv: sample S1 is missing" in text
     assert "Traceback" not in text and "peak memory" not in text
+
+
+def test_a_profile_is_written_when_asked_for(tmp_path, monkeypatch):
+    """ACC_TIAM1_PROFILE=<dir>: each job leaves <log name>.prof there (docs/benchmarks.md)."""
+    import pstats
+
+    def main(smk):
+        sorted(range(10_000), key=lambda v: -v)
+
+    monkeypatch.chdir(tmp_path)
+    log = "logs/snrna/qc/S1.log"
+    monkeypatch.delenv("ACC_TIAM1_PROFILE", raising=False)
+    run_rule(main, SimpleNamespace(log=[log]))
+    assert not (tmp_path / "profiles").exists()
+    monkeypatch.setenv("ACC_TIAM1_PROFILE", "profiles")
+    run_rule(main, SimpleNamespace(log=[log]))
+    stats = pstats.Stats(str(tmp_path / "profiles/logs.snrna.qc.S1.prof"))
+    assert any(name == "main" for _, _, name in stats.stats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from pathlib import Path
 
@@ -732,6 +733,34 @@ def test_fast_harmony_matches_harmonypy():
     assert np.linalg.norm(np.mean(shift, axis=0)) < 0.5 * 1.5 * np.sqrt(10)
 
 
+def test_exact_neighbour_search_gives_the_same_graph_on_one_or_two_threads(caplog):
+    """The one threaded step of integration: its graph must not depend on the threads,
+    or results would depend on the core count of the node (issue 15)."""
+    from acc_tiam1.snrna._integrate import search_threads
+
+    assert search_threads(2048, 2) == 1  # sklearn would split the searched nuclei
+    assert search_threads(2049, 2) == 2  # four chunks of 256 queries per thread
+    assert search_threads(100_000, 1) == 1
+    rng = np.random.default_rng(11)
+    n, n_genes = 2600, 200
+    types = rng.integers(0, 6, n)
+    rates = rng.gamma(1.0, 2.0, (6, n_genes))
+    x = rng.poisson(rates[types]).astype(np.float32)
+    graphs = []
+    for threads in (1, 2):
+        adata = ad.AnnData(X=sparse.csr_matrix(x))
+        adata.obs["batch"] = np.where(np.arange(n) % 2, "b1", "b2")
+        snrna.normalise(adata)
+        with caplog.at_level(logging.INFO):
+            snrna.integrate(adata, n_top_genes=100, n_pcs=10, threads=threads, seed=0)
+        graphs.append((adata.obsp["distances"].tocsr(), adata.obsp["connectivities"].tocsr()))
+    assert "neighbours (exact, 2 threads)" in caplog.text
+    for one, two in zip(*graphs, strict=True):
+        assert np.array_equal(one.indptr, two.indptr)
+        assert np.array_equal(one.indices, two.indices)
+        assert np.array_equal(one.data, two.data)
+
+
 def test_neighbour_search_exact_then_approximate():
     """Above exact_neighbors_max the graph comes from pynndescent: same neighbours for
     nearly every nucleus, and the same graph on a rerun."""
@@ -766,3 +795,31 @@ def test_neighbour_search_exact_then_approximate():
         )
         == 1.0
     )
+
+
+def test_lognorm_genes_equals_normalising_every_gene(tmp_path):
+    """Annotation normalises only the marker genes (with each nucleus's total from all
+    genes); the values must be exactly those of normalising every gene."""
+    rng = np.random.default_rng(4)
+    paths = {}
+    full = []
+    for sample in ("S1", "S2"):
+        counts = sparse.random(300, 500, density=0.1, random_state=rng, format="csr")
+        counts.data = rng.integers(1, 40, counts.nnz).astype(np.int32)
+        counts = counts.astype(np.int32)
+        adata = ad.AnnData(X=counts)
+        adata.obs_names = [f"bc{i}" for i in range(adata.n_obs)]
+        adata.var_names = [f"G{j}" for j in range(adata.n_vars)]
+        adata.var["gene"] = [f"Sym{j}" for j in range(adata.n_vars)]
+        paths[sample] = tmp_path / f"{sample}.h5ad"
+        snrna.write_h5ad(adata, paths[sample])
+        every = snrna.read_qc_sample(paths[sample], sample)
+        snrna.normalise(every)
+        full.append(every)
+    symbols = ["Sym3", "Sym77", "Sym250", "Sym499", "NotAGene"]
+    ours = snrna.lognorm_genes(paths, symbols)
+    expected = ad.concat(full)[:, ["G3", "G77", "G250", "G499"]]
+    assert list(ours.var["gene"]) == ["Sym3", "Sym77", "Sym250", "Sym499"]
+    assert list(ours.obs_names) == list(expected.obs_names)
+    assert ours.X.dtype == np.float32
+    assert np.array_equal(ours.X.toarray(), expected.X.toarray())

@@ -57,7 +57,7 @@ def run_rule(main: Callable[[object], None], smk) -> None:
 
 def _call(main, smk, log=None) -> None:
     try:
-        main(smk)
+        _profiled(main, smk)
     except InputError as err:
         message = f"Invalid input: {err}"
         if log is not None:
@@ -70,6 +70,31 @@ def _call(main, smk, log=None) -> None:
             traceback.print_exc(file=log)
             log.flush()
         raise
+
+
+def _profiled(main, smk) -> None:
+    """``main(smk)``, under cProfile when ``ACC_TIAM1_PROFILE`` names a folder.
+
+    The profile goes there, named after the job's log (``logs/snrna/qc/S1.log`` gives
+    ``logs.snrna.qc.S1.prof``), for ``python -m pstats`` or snakeviz (docs/benchmarks.md).
+    """
+    import os
+
+    target = os.environ.get("ACC_TIAM1_PROFILE")
+    if not target or not len(smk.log):
+        main(smk)
+        return
+    import cProfile
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        main(smk)
+    finally:
+        profile.disable()
+        name = str(Path(smk.log[0]).with_suffix("")).strip("/").replace("/", ".")
+        Path(target).mkdir(parents=True, exist_ok=True)
+        profile.dump_stats(Path(target) / f"{name}.prof")
 
 
 def logged_peak_mb(log_text: str) -> float | None:

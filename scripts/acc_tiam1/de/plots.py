@@ -53,8 +53,18 @@ def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, fontsize: float = 7)
         placed.append(box.translated(0, dy))
         if dy < -0.5:
             label.remove()
-            # No shrinking: clipping the leader line at its ends costs more than drawing.
-            leader = {"arrowstyle": "-", "color": "#777", "lw": 0.5, "shrinkA": 0, "shrinkB": 0}
+            # The line starts at the label's left edge, half-way up, and goes to the point
+            # unclipped: clipping it at the label's box (matplotlib's default) took a
+            # quarter of the time of drawing every DE figure.
+            leader = {
+                "arrowstyle": "-",
+                "color": "#777",
+                "lw": 0.5,
+                "shrinkA": 0,
+                "shrinkB": 0,
+                "patchA": None,
+                "relpos": (0, 0.5),
+            }
             ax.annotate(xytext=(4, 4 + dy * pt_per_px), arrowprops=leader, **text)
 
 

@@ -272,5 +272,8 @@ def corrected_samples(
     from ._counts import iter_qc_samples
 
     soups = soups or {}
+    var_names = pd.Index(var_names)
     for sample, adata in iter_qc_samples(qc):
-        yield sample, apply_ambient(adata[:, var_names], nuclei, soups.get(sample), cell_types)
+        if not adata.var_names.equals(var_names):  # else a column copy of every count
+            adata = adata[:, var_names]
+        yield sample, apply_ambient(adata, nuclei, soups.get(sample), cell_types)

@@ -65,6 +65,7 @@ def integrate(
     n_neighbors: int = 15,
     exact_neighbors_max: int = 120_000,
     seed: int = 0,
+    threads: int = 1,
 ) -> dict:
     """Batch-aware HVGs, PCA, optional Harmony and the neighbour graph, in place.
 
@@ -92,13 +93,17 @@ def integrate(
         reproducible), whose cost grows linearly instead of quadratically with nuclei.
     seed
         Random state of PCA and Harmony.
+    threads
+        Threads of the exact neighbour search (see :func:`search_threads`); every other
+        step runs on one.
 
     Notes
     -----
     BLAS runs on one thread here whatever the machine offers: a different number of
     threads sums in a different order, which moves the PCs by rounding, and rounding is
     enough to change the kNN graph, the clusters and every table downstream. Results
-    must not depend on the core count of the node a job lands on.
+    must not depend on the core count of the node a job lands on. The exact neighbour
+    search is the exception, as its result does not depend on its threads.
 
     Returns
     -------
@@ -109,16 +114,25 @@ def integrate(
 
     with threadpool_limits(limits=1):
         return _integrate_steps(
-            adata, n_top_genes, n_pcs, batch_key, harmony, n_neighbors, exact_neighbors_max, seed
+            adata,
+            n_top_genes,
+            n_pcs,
+            batch_key,
+            harmony,
+            n_neighbors,
+            exact_neighbors_max,
+            seed,
+            threads,
         )
 
 
 def _integrate_steps(
-    adata, n_top_genes, n_pcs, batch_key, harmony, n_neighbors, exact_neighbors_max, seed
+    adata, n_top_genes, n_pcs, batch_key, harmony, n_neighbors, exact_neighbors_max, seed, threads
 ) -> dict:
     import time
 
     import scanpy as sc
+    from threadpoolctl import threadpool_limits
 
     clock = [time.perf_counter()]
 
@@ -164,10 +178,12 @@ def _integrate_steps(
             lap("Harmony")
     transformer, method = neighbour_search(adata.n_obs, n_neighbors, exact_neighbors_max, seed)
     import_umap()  # the graph's weights come from umap-learn
-    sc.pp.neighbors(
-        adata, n_neighbors=n_neighbors, use_rep=rep, random_state=seed, transformer=transformer
-    )
-    lap(f"neighbours ({method})")
+    n_threads = search_threads(adata.n_obs, threads) if method == "exact" else 1
+    with threadpool_limits(limits=n_threads, user_api="openmp"):
+        sc.pp.neighbors(
+            adata, n_neighbors=n_neighbors, use_rep=rep, random_state=seed, transformer=transformer
+        )
+    lap(f"neighbours ({method}, {n_threads} thread{'s' if n_threads > 1 else ''})")
     info = {
         "batches": n_batches,
         "harmony": use_harmony,
@@ -213,6 +229,25 @@ def neighbour_search(n_obs: int, n_neighbors: int, exact_max: int, seed: int):
         ),
         "approximate (pynndescent)",
     )
+
+
+def search_threads(n_obs: int, threads: int) -> int:
+    """Threads for the exact neighbour search of ``n_obs`` nuclei: ``threads`` or 1.
+
+    scikit-learn's brute-force search (``ArgKmin``) cuts the nuclei into chunks of
+    ``pairwise_dist_chunk_size`` (256) and, when the queries are at least four chunks
+    per thread, gives each thread whole chunks of queries ("parallel on X"): every
+    nucleus's neighbours are then found by one thread, against the same fixed chunks of
+    all nuclei, so the graph is the same with any number of threads. Below that size it
+    would split the searched nuclei between the threads and merge their candidates, where
+    equal distances could be resolved differently; there, one thread (a second is no gain
+    on so few nuclei anyway).
+    """
+    from sklearn import get_config
+
+    chunk = get_config().get("pairwise_dist_chunk_size", 256)
+    threads = max(int(threads), 1)
+    return threads if 4 * chunk * threads < n_obs else 1
 
 
 def umap(adata, min_dist: float = 0.5, seed: int = 0) -> np.ndarray:

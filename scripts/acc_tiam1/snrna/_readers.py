@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: gzip level of the .h5ad files the workflow writes. Level 1 writes the byte-shuffled
+#: counts of the 100k-nuclei benchmark's annotated object 1.7 times as fast as anndata's
+#: default 4, for a file 4% larger, and reads them back as fast (docs/benchmarks.md).
+GZIP_LEVEL = 1
+
 
 #: Input formats and how they are recognised.
 FORMAT_HELP = (
@@ -309,13 +314,13 @@ def write_h5ad(
     path
         Destination.
     compression
-        HDF5 filter of the matrices. gzip (level 4, anndata's default) stores the demo's
-        counts in 27% of the uncompressed size and reads them back as fast; lzf kept
-        60% and wrote no faster on 2 cores (docs/benchmarks.md). ``X`` and the layers
-        also get HDF5's byte-shuffle filter, which groups the high bytes of the sparse
-        indices so that gzip finds them: the demo's annotated object shrinks from 179 to
-        110 MB and is written faster. Any HDF5 reader (scanpy, anndata, cellxgene) reads
-        either, as shuffle is a standard HDF5 filter.
+        HDF5 filter of the matrices. gzip stores the demo's counts in 27% of the
+        uncompressed size and reads them back as fast; lzf kept 60% and wrote no faster
+        on 2 cores (docs/benchmarks.md). gzip runs at level :data:`GZIP_LEVEL`. ``X`` and
+        the layers also get HDF5's byte-shuffle filter, which groups the high bytes of
+        the sparse indices so that gzip finds them: the demo's annotated object shrinks
+        from 179 to 110 MB and is written faster. Any HDF5 reader (scanpy, anndata,
+        cellxgene) reads either, as shuffle is a standard HDF5 filter.
     counts
         Matrices kept on disk while ``adata`` was built (``X`` and layers, written with
         the same filters): they are copied into the file, in place of ``adata``'s own
@@ -325,11 +330,18 @@ def write_h5ad(
 
     with atomic_output(path) as tmp:
         if compression is None or adata.raw is not None:
-            adata.write_h5ad(tmp, compression=compression)
+            adata.write_h5ad(tmp, **_filter_options(compression))
         else:
             _write_shuffled(adata, tmp, compression)
         if counts is not None:
             counts.copy_into(tmp)
+
+
+def _filter_options(compression: str | None) -> dict:
+    """HDF5 dataset options of a filter name (gzip at :data:`GZIP_LEVEL`)."""
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": GZIP_LEVEL}
+    return {"compression": compression}
 
 
 def _write_shuffled(adata, path, compression: str) -> None:
@@ -347,8 +359,8 @@ def _write_shuffled(adata, path, compression: str) -> None:
         obsp=adata.obsp,
         varp=adata.varp,
     )
-    frame.write_h5ad(path, compression=compression)
-    options = {"compression": compression, "shuffle": True}
+    frame.write_h5ad(path, **_filter_options(compression))
+    options = {**_filter_options(compression), "shuffle": True}
     with h5py.File(path, "r+") as f:
         if adata.X is not None:
             ad.io.write_elem(f, "X", adata.X, dataset_kwargs=options)
@@ -379,7 +391,7 @@ class CountsStore:
         # gives a whole matrix keeps the file as small as one written at once
         self.options = {"chunks": (1 << 16,)}
         if compression is not None:
-            self.options.update(compression=compression, shuffle=True)
+            self.options.update(_filter_options(compression), shuffle=True)
         self.keys: list[str] = []
         self._file = None
 
