@@ -142,7 +142,7 @@ def prepare(workdir: Path, nuclei: int, genes: int, mice: int = N_SAMPLES) -> Pa
     return path
 
 
-def snrna_targets(workdir: Path) -> list[str]:
+def snrna_targets(workdir: Path, config: dict) -> list[str]:
     """The branch's final outputs, so that other branches fed by the snRNA tables
     (enrichment) are not timed: the outputs of the rules ``snrna_outputs()`` lists."""
     samples = pd.read_csv(workdir / "config/demo/snrna_samples.tsv", sep="\t")["sample"]
@@ -155,8 +155,8 @@ def snrna_targets(workdir: Path) -> list[str]:
         "results/snrna/annotation/marker_dotplot.png",
         "results/snrna/composition/composition.png",
         "results/snrna/de/summary.tsv",
-        # Rule snrna_de_plots draws every cell type's figures in one job.
-        "results/snrna/de/L2-3_IT/pain_vs_sham.volcano.png",
+        # Rule snrna_de_plots draws every cell type's figures of a contrast in one job.
+        *[f"results/snrna/de/L2-3_IT/{c['name']}.volcano.png" for c in config["contrasts"]],
         "results/snrna/pathway/gene_sets.png",
     ]
 
@@ -197,8 +197,11 @@ def snakemake(workdir: Path, config: Path, cores: int, *args: str):
 
 
 def wildcard_rules(workdir: Path, config: dict) -> dict[str, str]:
-    """Benchmark file names of the per-sample QC jobs -> their rule (``qc``)."""
-    return {f"qc_{s}": "qc" for s in sample_sheet(workdir, config).index}
+    """Benchmark file names of the per-sample QC jobs and the per-contrast DE figure
+    jobs -> their rule (``qc``, ``de_plots``)."""
+    names = {f"qc_{s}": "qc" for s in sample_sheet(workdir, config).index}
+    names.update({f"de_plots_{c['name']}": "de_plots" for c in config["contrasts"]})
+    return names
 
 
 def sample_sheet(workdir: Path, config: dict) -> pd.DataFrame:
@@ -373,7 +376,7 @@ def run_size(n: int, args) -> tuple[list[dict], dict]:
     print(f"\n=== {n} nuclei ({args.mice} samples), {args.genes} genes: {wd}", flush=True)
     sim_s, sim = snakemake(wd, config_path, args.cores, "--until", "demo_snrna")
     load_start = benchlib.loadavg()
-    wall, sampler = snakemake(wd, config_path, args.cores, *snrna_targets(wd))
+    wall, sampler = snakemake(wd, config_path, args.cores, *snrna_targets(wd, config))
     load_end = benchlib.loadavg()
     jobs = job_table(wd, config)
     rules, stages = rule_table(jobs), stage_table(jobs, sampler)

@@ -1,6 +1,6 @@
 """Rules bulk_de_plots and snrna_de_plots: volcano plot, MA plot and a searchable page of
-every DE table of one branch (a contrast a cell type did not test gets a note instead,
-with the pseudobulk plan's reason)."""
+every DE table of the bulk branch, or of one contrast in every cell type (a contrast a
+cell type did not test gets a note instead, with the pseudobulk plan's reason)."""
 
 from acc_tiam1 import io, plotting, snrna
 from acc_tiam1.de import plots

@@ -70,8 +70,8 @@ def snrna_de_paths(safe):
     }
 
 
-# (cell type, contrast) of each DE table, in the order of snrna_de_outputs("tables") and
-# of the figures (snrna_de_report).
+# (cell type, contrast) of each DE table, in the order of snrna_de_outputs("tables"): the
+# order of the summary and the report.
 SNRNA_DE_KEYS = [(safe, c) for safe in SNRNA_SAFE_TYPES for c in CONTRAST_NAMES]
 
 
@@ -93,15 +93,27 @@ def snrna_de_job_files():
 
 
 def snrna_de_report(name, caption, figure):
-    """Report entries of one figure kind, every cell type x contrast in the order of
-    ``snrna_de_outputs("tables")``."""
+    """Report entries of one figure kind of one contrast (wildcard ``{contrast}``: rule
+    snrna_de_plots draws a contrast per job), every cell type in marker-table order."""
     return [
         report_entry(
-            f"results/snrna/de/{safe}/{contrast}.{name}",
+            f"results/snrna/de/{safe}/{{contrast}}.{name}",
             caption,
             "5. snRNA pseudobulk DE",
             snrna_label(safe),
-            {"cell type": snrna_label(safe), "contrast": contrast, "figure": figure},
+            {
+                "cell type": snrna_label(safe),
+                "contrast": "{contrast}",
+                "figure": figure,
+            },
         )
-        for safe, contrast in SNRNA_DE_KEYS
+        for safe in SNRNA_SAFE_TYPES
+    ]
+
+
+def snrna_de_tables(contrast):
+    """The DE tables of one contrast, every cell type in marker-table order."""
+    return [
+        snrna_de_paths(safe)["tables"][CONTRAST_NAMES.index(contrast)]
+        for safe in SNRNA_SAFE_TYPES
     ]
