@@ -70,8 +70,8 @@ def snrna_de_paths(safe):
     }
 
 
-# (cell type, contrast) of each DE table, in the order of snrna_de_outputs("tables"): the
-# order of the summary and the report.
+# (cell type, contrast) of each DE table, in the order of snrna_de_outputs("tables"), which
+# the summary job pairs them with.
 SNRNA_DE_KEYS = [(safe, c) for safe in SNRNA_SAFE_TYPES for c in CONTRAST_NAMES]
 
 
