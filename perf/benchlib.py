@@ -208,6 +208,31 @@ def job_peaks(run_log: str | Path, workdir: str | Path) -> dict[str, float]:
     return peaks
 
 
+def job_requests(run_log: str | Path) -> dict[str, dict[str, float]]:
+    """What every job of a Snakemake run asked the scheduler for, by benchmark file name.
+
+    Returns ``{benchmark file name: {"mem_mb": ..., "runtime_min": ...}}`` from the
+    ``resources:`` line Snakemake prints under each job (``runtime`` is in minutes). On a
+    cluster a job above either is killed, so the benchmark sets them against what the
+    job used.
+    """
+    requests, bench = {}, None
+    for line in Path(run_log).read_text().splitlines():
+        line = line.strip()
+        if line.startswith("benchmark: "):
+            bench = Path(line[11:].strip()).name
+        elif line.startswith("resources: ") and bench:
+            values = dict(
+                item.strip().split("=", 1) for item in line[11:].split(",") if "=" in item
+            )
+            requests[bench] = {
+                "mem_mb": float(values.get("mem_mb", "nan")),
+                "runtime_min": float(values.get("runtime", "nan")),
+            }
+            bench = None
+    return requests
+
+
 def row(stage: str, size: str, **values) -> dict:
     """One consolidated-table row; unknown keys are an error, missing ones None."""
     unknown = set(values) - set(ROW_KEYS)

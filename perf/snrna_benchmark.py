@@ -36,6 +36,9 @@ sampled ``max_rss`` can miss; ``max_rss`` below is that true peak where the log 
   time, the largest job's peak memory, ``span_s`` from the stage's first job start to its
   last job end (job end = the benchmark file's mtime), and the load average at those two
   moments;
+- per rule, what its jobs asked the scheduler for (``mem_mb``, ``runtime`` from
+  Snakemake's log) and the largest share of it a job used: above 1, a cluster would have
+  killed the job;
 - pseudobulk DE vs R, per cell type x contrast: genes, Spearman correlation of ``stat``
   over genes with a stat in both, genes with padj < alpha in R / ours / both, Jaccard;
   then our DE time (the wall time of the one ``snrna_de`` job, all cell types in one
@@ -213,10 +216,13 @@ def sample_sheet(workdir: Path, config: dict) -> pd.DataFrame:
 def job_table(workdir: Path, config: dict) -> pd.DataFrame:
     """One row per job: file, rule, stage, ``s``, ``cpu_time``, ``max_rss`` (MB: the true
     peak from the job's log where it has one, else Snakemake's sampled one), and the
-    job's ``start``/``end`` (``time.time()``; end = the benchmark file's mtime)."""
+    job's ``start``/``end`` (``time.time()``; end = the benchmark file's mtime), and what it
+    asked the scheduler for (``req_mem_mb``, ``req_runtime_min``: NaN without a run log)."""
     names = wildcard_rules(workdir, config)
     run_log = workdir / "benchmark_run.log"
     peaks = benchlib.job_peaks(run_log, workdir) if run_log.exists() else {}
+    requests = benchlib.job_requests(run_log) if run_log.exists() else {}
+    nothing = {"mem_mb": float("nan"), "runtime_min": float("nan")}
     stage_of = {rule: stage for stage, rules in STAGES.items() for rule in rules}
     rows = []
     for f in sorted((workdir / "benchmarks/snrna").glob("*.tsv")):
@@ -233,9 +239,37 @@ def job_table(workdir: Path, config: dict) -> pd.DataFrame:
                 "max_rss": peaks.get(f.name, float(b["max_rss"])),
                 "start": end - float(b["s"]),
                 "end": end,
+                "req_mem_mb": requests.get(f.name, nothing)["mem_mb"],
+                "req_runtime_min": requests.get(f.name, nothing)["runtime_min"],
             }
         )
     return pd.DataFrame(rows)
+
+
+def request_check(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per rule: the largest share of its ``mem_mb`` and of its ``runtime`` a job used.
+
+    On a cluster, a job above 1 is killed (and retried with more); the workflow's
+    requests grow with the input size, and this is where they are checked against what
+    the jobs used at each study size.
+    """
+    use = jobs.assign(
+        mem_use=jobs["max_rss"] / jobs["req_mem_mb"],
+        time_use=jobs["s"] / (60 * jobs["req_runtime_min"]),
+    )
+    return (
+        use.groupby("rule")
+        .agg(
+            req_mem_mb=("req_mem_mb", "max"),
+            max_rss_mb=("max_rss", "max"),
+            mem_use=("mem_use", "max"),
+            req_runtime_min=("req_runtime_min", "max"),
+            max_s=("s", "max"),
+            time_use=("time_use", "max"),
+        )
+        .sort_values("mem_use", ascending=False)
+        .round(2)
+    )
 
 
 def rule_table(jobs: pd.DataFrame) -> pd.DataFrame:
@@ -380,6 +414,7 @@ def run_size(n: int, args) -> tuple[list[dict], dict]:
     load_end = benchlib.loadavg()
     jobs = job_table(wd, config)
     rules, stages = rule_table(jobs), stage_table(jobs, sampler)
+    requests = request_check(jobs)
     kept = int(
         pd.concat(
             pd.read_csv(p, sep="\t") for p in (wd / "results/snrna/qc").glob("*.filters.tsv")
@@ -390,6 +425,11 @@ def run_size(n: int, args) -> tuple[list[dict], dict]:
         print(rules.to_string())
         print(f"\nper stage (sum of job wall times; jobs run {args.cores} at a time):")
         print(stages.to_string())
+        print(
+            "\nrequested (mem_mb, runtime) vs used, largest share per rule "
+            "(above 1: killed on a cluster):"
+        )
+        print(requests.to_string())
     print(f"simulation (not part of the branch): {sim_s:.0f} s, peak {sim.peak_mb:.0f} MB")
     print(
         f"end to end: {wall:.0f} s ({wall / 60:.1f} min), peak memory of all jobs together "
@@ -418,6 +458,7 @@ def run_size(n: int, args) -> tuple[list[dict], dict]:
         "end_to_end_s": wall,
         "rules": rules.reset_index().to_dict(orient="records"),
         "stages": stages.reset_index().to_dict(orient="records"),
+        "requests": requests.reset_index().to_dict(orient="records"),
     }
     rows.append(de_versus_r(wd, config, jobs, size, args, details))
     rows.append(

@@ -53,8 +53,10 @@ rule snrna_integrate:
     # takes seconds, not worth waiting for a second core to be free.
     threads: lambda wildcards, input: 2 if input.size_mb > 150 else 1
     resources:
-        # true peak (VmHWM) 3.9 GB for 265 MB of QC objects (88k nuclei): the batched
-        # highly-variable-gene search holds the matrix and copies of a batch of it
+        # true peak (VmHWM) 3.9 GB for 276 MB of QC objects (88k nuclei), 15.0 GB for
+        # 1.1 GB (355k): the batched highly-variable-gene search holds the matrix and
+        # copies of a batch of it. 6% above the peak at 355k, so that the request still
+        # fits a 16 GB node there.
         mem_mb=mem_mb(500, 14),
         runtime=runtime(20, 0.05),
     params:
@@ -78,9 +80,12 @@ rule snrna_umap:
     conda:
         ENV
     threads: 1
+    # Measured (docs/benchmarks.md): 0.5 GB and 78 s at 46 MB of input (88k nuclei),
+    # 1.0 GB and 9 min at 182 MB (355k). Memory about 25% above that; time 5x, as a
+    # cluster core can be slower and UMAP's time grows faster than its input.
     resources:
-        mem_mb=mem_mb(1000, 0.5),
-        runtime=runtime(15, 0.02),
+        mem_mb=mem_mb(600, 4.5),
+        runtime=runtime(15, 0.2),
     params:
         umap_min_dist=SNRNA_CONFIG.get("integration", {}).get("umap_min_dist"),
         seed=config["seed"],
@@ -416,8 +421,10 @@ checkpoint snrna_pseudobulk:
     conda:
         ENV
     threads: 1
+    # Measured (docs/benchmarks.md): 2.1 GB at 366 MB of input (88k nuclei), 5.1 GB at
+    # 1.4 GB (355k); about 25% above that.
     resources:
-        mem_mb=mem_mb(1500, 2),
+        mem_mb=mem_mb(1500, 3.5),
         runtime=runtime(15, 0.02),
     params:
         samples=SNRNA_SAMPLES,

@@ -1,0 +1,61 @@
+"""The benchmark's reading of a Snakemake run: what each job asked for and what it used."""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "perf"))
+
+import benchlib
+import snrna_benchmark
+
+# Two jobs as Snakemake 9 prints them (wildcards and reasons shortened).
+RUN_LOG = """\
+[Sat Nov 28 06:04:16 2026]
+localrule snrna_integrate:
+    input: results/snrna/qc/SN01.h5ad, results/snrna/qc/SN02.h5ad
+    output: results/snrna/integrated.h5ad
+    log: logs/snrna/integrate.log
+    jobid: 17
+    benchmark: benchmarks/snrna/integrate.tsv
+    reason: Missing output files: results/snrna/integrated.h5ad
+    threads: 2
+    resources: tmpdir=/tmp, mem_mb=4358, mem_mib=4157, runtime=33
+[Sat Nov 28 06:06:43 2026]
+localrule snrna_umap:
+    input: results/snrna/integrated.h5ad
+    output: results/snrna/umap.tsv
+    log: logs/snrna/umap.log
+    jobid: 20
+    benchmark: benchmarks/snrna/umap.tsv
+    resources: tmpdir=/tmp, mem_mb=1023, mem_mib=976, runtime=1
+"""
+
+
+def test_requests_are_read_per_benchmark_file(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text(RUN_LOG)
+    assert benchlib.job_requests(log) == {
+        "integrate.tsv": {"mem_mb": 4358.0, "runtime_min": 33.0},
+        "umap.tsv": {"mem_mb": 1023.0, "runtime_min": 1.0},
+    }
+
+
+def test_request_check_gives_the_largest_share_used_per_rule():
+    jobs = pd.DataFrame(
+        {
+            "rule": ["qc", "qc", "umap"],
+            "s": [60.0, 30.0, 90.0],
+            "max_rss": [500.0, 900.0, 512.0],
+            "req_mem_mb": [1000.0, 1000.0, 1024.0],
+            "req_runtime_min": [10.0, 10.0, 1.0],
+        }
+    )
+    check = snrna_benchmark.request_check(jobs)
+    assert check.loc["qc", "mem_use"] == pytest.approx(0.9)
+    assert check.loc["qc", "time_use"] == pytest.approx(0.1)
+    # 90 s against a 1-minute request: a cluster would have killed it.
+    assert check.loc["umap", "time_use"] == pytest.approx(1.5)
+    assert check.index[0] == "qc"  # sorted by memory share, largest first
