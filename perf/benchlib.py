@@ -36,6 +36,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import threading
@@ -183,6 +184,26 @@ class MemorySampler(threading.Thread):
 # -- result files -------------------------------------------------------------------------
 
 
+def job_entries(run_log: str | Path) -> dict[str, dict[str, str]]:
+    """Each job's block of a Snakemake run log, by benchmark file name.
+
+    A job's block starts at its ``rule <name>:`` (or ``localrule``, ``checkpoint``) line;
+    its ``key: value`` lines (``log``, ``benchmark``, ``resources`` ...) are returned as
+    ``{key: value}``. Jobs without a ``benchmark:`` are left out.
+    """
+    entries, job = {}, None
+    for line in Path(run_log).read_text().splitlines():
+        line = line.strip()
+        if re.fullmatch(r"(local)?(rule|checkpoint) \S+:", line):
+            job = {}
+        elif job is not None and ": " in line:
+            key, value = line.split(": ", 1)
+            job.setdefault(key, value.strip())
+            if key == "benchmark":
+                entries[Path(job["benchmark"]).name] = job
+    return entries
+
+
 def job_peaks(run_log: str | Path, workdir: str | Path) -> dict[str, float]:
     """True peak memory (MB) of every job of a Snakemake run, by benchmark file name.
 
@@ -193,18 +214,12 @@ def job_peaks(run_log: str | Path, workdir: str | Path) -> dict[str, float]:
     """
     from acc_tiam1.runner import logged_peak_mb
 
-    workdir = Path(workdir)
-    peaks, log = {}, None
-    for line in Path(run_log).read_text().splitlines():
-        line = line.strip()
-        if line.startswith("log: "):
-            log = line[5:].split(",")[0].strip()
-        elif line.startswith("benchmark: ") and log:
-            path = workdir / log
-            peak = logged_peak_mb(path.read_text()) if path.exists() else None
-            if peak is not None:
-                peaks[Path(line[11:].strip()).name] = peak
-            log = None
+    peaks = {}
+    for bench, job in job_entries(run_log).items():
+        path = Path(workdir) / job.get("log", "").split(",")[0].strip()
+        peak = logged_peak_mb(path.read_text()) if "log" in job and path.exists() else None
+        if peak is not None:
+            peaks[bench] = peak
     return peaks
 
 
@@ -216,20 +231,17 @@ def job_requests(run_log: str | Path) -> dict[str, dict[str, float]]:
     cluster a job above either is killed, so the benchmark sets them against what the
     job used.
     """
-    requests, bench = {}, None
-    for line in Path(run_log).read_text().splitlines():
-        line = line.strip()
-        if line.startswith("benchmark: "):
-            bench = Path(line[11:].strip()).name
-        elif line.startswith("resources: ") and bench:
-            values = dict(
-                item.strip().split("=", 1) for item in line[11:].split(",") if "=" in item
-            )
-            requests[bench] = {
-                "mem_mb": float(values.get("mem_mb", "nan")),
-                "runtime_min": float(values.get("runtime", "nan")),
-            }
-            bench = None
+    requests = {}
+    for bench, job in job_entries(run_log).items():
+        values = dict(
+            item.strip().split("=", 1)
+            for item in job.get("resources", "").split(",")
+            if "=" in item
+        )
+        requests[bench] = {
+            "mem_mb": float(values.get("mem_mb", "nan")),
+            "runtime_min": float(values.get("runtime", "nan")),
+        }
     return requests
 
 

@@ -43,6 +43,17 @@ def test_requests_are_read_per_benchmark_file(tmp_path):
     }
 
 
+def test_true_peaks_come_from_each_jobs_own_log(tmp_path):
+    from acc_tiam1.runner import PEAK_MESSAGE
+
+    log = tmp_path / "run.log"
+    log.write_text(RUN_LOG)
+    (tmp_path / "logs/snrna").mkdir(parents=True)
+    (tmp_path / "logs/snrna/integrate.log").write_text("merged\n" + PEAK_MESSAGE % 3868 + "\n")
+    # umap's log does not exist: no peak for it (Snakemake's sampled one is used instead)
+    assert benchlib.job_peaks(log, tmp_path) == {"integrate.tsv": 3868.0}
+
+
 def test_request_check_gives_the_largest_share_used_per_rule():
     jobs = pd.DataFrame(
         {
