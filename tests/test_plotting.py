@@ -1,5 +1,7 @@
 """Shared figure helpers (acc_tiam1.plotting) and the DE figures' gene labels."""
 
+from io import BytesIO
+
 import numpy as np
 import pandas as pd
 from acc_tiam1 import plotting
@@ -58,6 +60,32 @@ def test_save_writes_a_palette_png_without_metadata(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))  # the temporary file is gone
 
 
+def _matplotlib_tight(fig):
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=plotting.DPI, bbox_inches="tight", pad_inches=0.1)
+    return np.asarray(Image.open(buffer).convert("RGB"), dtype=int)
+
+
+def test_save_draws_the_picture_of_a_tight_savefig():
+    """One draw and a crop give matplotlib's ``bbox_inches="tight"`` picture, also for a
+    figure whose title runs past its edges (grown canvas, not cropped)."""
+    table = _de_table()
+    titles = {"inside": "pain vs sham", "past the edges": "a very long title " * 6}
+    for where, title in titles.items():
+        ours = np.asarray(
+            plotting._tight_image(de_plots.volcano(table, title), plotting.DPI).convert("RGB"),
+            dtype=int,
+        )
+        fig = de_plots.volcano(table, title)
+        theirs = _matplotlib_tight(fig)
+        plt.close("all")
+        assert ours.shape == theirs.shape, where
+        # The short title fits: the picture is cropped inside the 6-inch figure.
+        assert (ours.shape[1] < 6 * plotting.DPI) == (where == "inside")
+        # Identical but for rounding in a few anti-aliased pixels.
+        assert (np.abs(ours - theirs).max(axis=2) > 2).mean() < 1e-4, where
+
+
 def _label_boxes(fig):
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
@@ -84,3 +112,31 @@ def test_volcano_and_ma_labels_do_not_overlap():
                 # Boxes may touch (rounding), labels must not sit on each other.
                 assert overlap_x <= 1 or overlap_y <= 1, (a, b)
         plt.close(fig)
+
+
+def test_labels_near_the_right_edge_go_left_of_their_point():
+    table = _de_table()
+    table.loc[0, "log2FoldChange"] = table["log2FoldChange"].max() + 1  # the rightmost point
+    fig = de_plots.volcano(table, "pain vs sham", label_top=15)
+    texts, boxes = _label_boxes(fig)
+    right = fig.axes[0].bbox.x1
+    assert all(box.x1 <= right + 1 for box in boxes)
+    label = next(t for t in texts if t.get_text() == table.loc[0, "gene"])
+    assert label.get_horizontalalignment() == "right"
+    plt.close(fig)
+
+
+def test_stacked_histogram_matches_matplotlib_hist():
+    from acc_tiam1.snrna.plots import _stacked_hist
+
+    rng = np.random.default_rng(1)
+    groups = [rng.normal(3.5, 0.3, 900), rng.normal(3.0, 0.4, 80)]
+    fig, (ours, theirs) = plt.subplots(1, 2)
+    _stacked_hist(ours, [*groups[:1], np.append(groups[1], np.nan)], 50, ["b", "r"], ["a", "b"])
+    heights, edges, _ = theirs.hist(groups, bins=50, stacked=True)
+    steps = [p.get_data() for p in ours.patches]
+    for step, expected in zip(steps, heights, strict=True):
+        np.testing.assert_allclose(step.edges, edges)
+        np.testing.assert_allclose(step.values, expected)  # stacked: the running total
+    np.testing.assert_allclose(steps[1].baseline, steps[0].values)
+    plt.close(fig)

@@ -24,7 +24,9 @@ def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, fontsize: float = 7)
     each is moved below any already placed label its measured box would overlap. Call it
     after the figure's layout is final (positions depend on it); it fixes the data limits
     itself rather than drawing the figure, which would cost a whole render. Offsets are
-    in points, so the placement holds at the dpi the figure is saved with.
+    in points, so the placement holds at the dpi the figure is saved with. A label that
+    would run past the axes' right edge goes to the left of its point instead, so labels
+    stay inside the figure.
     """
     ax.autoscale_view()
     renderer = ax.figure.canvas.get_renderer()
@@ -34,11 +36,20 @@ def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, fontsize: float = 7)
     points = [p for p in points if np.isfinite(p[1]) and np.isfinite(p[2])]
     points.sort(key=lambda p: (-to_px((p[1], p[2]))[1], p[0]))
     placed: list = []  # boxes (display pixels) of the labels placed so far
+    right = ax.bbox.x1
     for gene, px, py in points:
         text = {"text": gene, "xy": (px, py), "textcoords": "offset points", "fontsize": fontsize}
-        label = ax.annotate(xytext=(4, 4), **text)
+        dx, side = 4, 0  # side: where the leader line leaves the label (0 left, 1 right)
+        label = ax.annotate(xytext=(dx, 4), **text)
         label.update_positions(renderer)
         box = Text.get_window_extent(label, renderer)  # the text's box, no leader line
+        if box.x1 > right:
+            label.remove()
+            dx, side = -4, 1
+            text["ha"] = "right"
+            label = ax.annotate(xytext=(dx, 4), **text)
+            label.update_positions(renderer)
+            box = Text.get_window_extent(label, renderer)
         dy = 0.0
         moved = True
         while moved:
@@ -53,9 +64,9 @@ def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, fontsize: float = 7)
         placed.append(box.translated(0, dy))
         if dy < -0.5:
             label.remove()
-            # The line starts at the label's left edge, half-way up, and goes to the point
-            # unclipped: clipping it at the label's box (matplotlib's default) took a
-            # quarter of the time of drawing every DE figure.
+            # The line starts at the label's edge facing the point, half-way up, and goes
+            # to the point unclipped: clipping it at the label's box (matplotlib's
+            # default) took a quarter of the time of drawing every DE figure.
             leader = {
                 "arrowstyle": "-",
                 "color": "#777",
@@ -63,9 +74,9 @@ def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, fontsize: float = 7)
                 "shrinkA": 0,
                 "shrinkB": 0,
                 "patchA": None,
-                "relpos": (0, 0.5),
+                "relpos": (side, 0.5),
             }
-            ax.annotate(xytext=(4, 4 + dy * pt_per_px), arrowprops=leader, **text)
+            ax.annotate(xytext=(dx, 4 + dy * pt_per_px), arrowprops=leader, **text)
 
 
 def volcano(
@@ -106,7 +117,7 @@ def volcano(
     n_down = int((sig & (t["log2FoldChange"] < 0)).sum())
     ax.set_xlabel("log2 fold change (unshrunk)")
     ax.set_ylabel("-log10 p-value")
-    ax.set_title(f"{title}\n{n_up} up, {n_down} down at padj < {padj_threshold:g}")
+    ax.set_title(f"{title}\n{n_up} up, {n_down} down at padj < {padj_threshold:g}", fontsize=10)
     fig.tight_layout()
     _annotate(ax, _labels(t, label_top, highlight), "log2FoldChange", y)
     return fig
@@ -132,7 +143,7 @@ def ma(
     log_scale(ax, x=True)
     ax.set_xlabel("mean of normalised counts")
     ax.set_ylabel("log2 fold change" + (" (apeGLM-shrunk)" if shrunk else " (unshrunk)"))
-    ax.set_title(f"{title}\nred: padj < {padj_threshold:g}")
+    ax.set_title(f"{title}\nred: padj < {padj_threshold:g}", fontsize=10)
     fig.tight_layout()
     _annotate(ax, _labels(t, label_top, highlight), "baseMean", t[lfc_col])
     return fig

@@ -26,16 +26,28 @@ def palette(levels: Sequence[str]) -> dict[str, tuple]:
     return out
 
 
+def _stacked_hist(ax, groups, bins, colours, labels):
+    """A stacked histogram drawn as one filled step outline per group.
+
+    ``ax.hist`` draws one rectangle per bin and group: some 5,000 patches in a sample's
+    QC figure, whose creation was a third of the time the figure took.
+    """
+    groups = [np.asarray(g, dtype=float) for g in groups]
+    groups = [g[np.isfinite(g)] for g in groups]
+    edges = np.histogram_bin_edges(np.concatenate(groups), bins)
+    bottom = np.zeros(len(edges) - 1)
+    for values, colour, label in zip(groups, colours, labels, strict=True):
+        top = bottom + np.histogram(values, edges)[0]
+        ax.stairs(top, edges, baseline=bottom, fill=True, color=colour, label=label)
+        bottom = top
+
+
 def _hist(ax, values, removed, bins, log=False, label=""):
     values = np.asarray(values, dtype=float)
     if log:
         values = np.log10(np.clip(values, 1, None))
-    ax.hist(
-        [values[~removed], values[removed]],
-        bins=bins,
-        stacked=True,
-        color=[KEPT, REMOVED],
-        label=["kept", "removed"],
+    _stacked_hist(
+        ax, [values[~removed], values[removed]], bins, [KEPT, REMOVED], ["kept", "removed"]
     )
     ax.set_xlabel(label)
     ax.set_ylabel("nuclei")
@@ -59,7 +71,7 @@ def qc_sample(nuclei: pd.DataFrame, summary: Mapping, sample: str):
     _hist(ax, nuclei["total_counts"], removed, 50, log=True, label="log10 UMIs per nucleus")
     for k in ("threshold_min_counts", "threshold_max_counts"):
         ax.axvline(np.log10(max(summary[k], 1)), color="black", ls="--", lw=0.8)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
     ax = axes[0, 1]
     _hist(ax, nuclei["n_genes"], removed, 50, log=True, label="log10 genes detected")
     for k in ("threshold_min_genes", "threshold_max_genes"):
@@ -95,17 +107,12 @@ def qc_sample(nuclei: pd.DataFrame, summary: Mapping, sample: str):
     scores = nuclei["doublet_score"].dropna()
     if len(scores):
         dbl = nuclei.loc[scores.index, "predicted_doublet"].to_numpy(dtype=bool)
-        ax.hist(
-            [scores[~dbl], scores[dbl]],
-            bins=50,
-            stacked=True,
-            color=[KEPT, DOUBLET],
-            label=["singlet", "doublet"],
-        )
+        groups = [scores[~dbl], scores[dbl]]
+        _stacked_hist(ax, groups, 50, [KEPT, DOUBLET], ["singlet", "doublet"])
         thr = summary.get("threshold_doublet_score")
         if thr is not None and np.isfinite(thr):
             ax.axvline(thr, color="black", ls="--", lw=0.8)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper right")
     else:
         ax.text(0.5, 0.5, "doublet detection off", ha="center", transform=ax.transAxes)
     ax.set_xlabel("Scrublet doublet score (QC-passing nuclei)")
