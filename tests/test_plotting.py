@@ -86,6 +86,18 @@ def test_save_draws_the_picture_of_a_tight_savefig():
         assert (np.abs(ours - theirs).max(axis=2) > 2).mean() < 1e-4, where
 
 
+def test_save_narrows_a_margin_that_would_leave_the_figure():
+    """Text ending 0.03 in from the right edge: cropped at the edge, not drawn again on a
+    grown canvas, and none of the text is lost."""
+    fig = plt.figure(figsize=(3, 2))
+    fig.text(0.99, 0.5, "right-aligned text", ha="right", fontsize=12)
+    pixels = np.asarray(plotting._tight_image(fig, plotting.DPI).convert("L"))
+    plt.close(fig)
+    assert pixels.shape[1] < 3 * plotting.DPI  # cropped on the left, not grown
+    ink = np.flatnonzero((pixels < 128).any(axis=0))
+    assert pixels.shape[1] - 1 - ink.max() <= 0.03 * plotting.DPI + 1  # the edge is kept
+
+
 def _label_boxes(fig):
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()

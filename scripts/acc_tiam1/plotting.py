@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import LogLocator
+from matplotlib.transforms import Bbox
 from PIL import Image
 
 #: Resolution of every saved figure; figures are also created at it, so that the text
@@ -117,20 +118,23 @@ def _tight_image(fig, dpi: int):
 
     ``savefig(bbox_inches="tight")`` draws a figure twice (once to measure it, once at
     the cropped size), and the second draw, on a new renderer, measures every text again.
-    A figure that draws inside its own area is drawn once here and its pixels cropped;
-    only one that draws past its edges (a long title) is drawn a second time, onto a
-    canvas grown to the box.
+    A figure that draws inside its own area is drawn once here and its pixels cropped
+    (the margin narrowed to the figure's edge where it would leave it); only one that
+    draws past its edges (a long title) is drawn a second time, onto a canvas grown to
+    the box.
     """
     if fig.dpi != dpi:
         fig.set_dpi(dpi)
     canvas = fig.canvas
     canvas.draw()
-    box = fig.get_tightbbox(canvas.get_renderer()).padded(PAD)
+    drawn = fig.get_tightbbox(canvas.get_renderer())
     width, height = fig.get_size_inches()
-    if box.x0 < 0 or box.y0 < 0 or box.x1 > width or box.y1 > height:
+    if drawn.x0 < 0 or drawn.y0 < 0 or drawn.x1 > width or drawn.y1 > height:
         buffer = BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=box)
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches=drawn.padded(PAD))
         return Image.open(buffer)
+    # What is drawn lies inside the figure; a margin that would not is narrowed to it.
+    box = Bbox.intersection(drawn.padded(PAD), fig.bbox_inches)
     pixels = np.asarray(canvas.buffer_rgba())
     top, left = round((height - box.y1) * dpi), round(box.x0 * dpi)
     # Whole pixels, as matplotlib's canvas truncates; the slack absorbs rounding (a box
