@@ -17,6 +17,15 @@ def _labels(table: pd.DataFrame, label_top: int, highlight: Sequence[str]) -> pd
     return pd.concat([ranked, extra]).drop_duplicates("gene_id")
 
 
+def _text_box(label, renderer):
+    """A label's own box in display pixels, at its current position.
+
+    An Annotation's extent also covers its leader line; this is the text alone.
+    """
+    label.update_positions(renderer)
+    return Text.get_window_extent(label, renderer)
+
+
 def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, fontsize: float = 7) -> None:
     """Label points; labels that would overlap are pushed down, with a leader line.
 
@@ -41,15 +50,12 @@ def _annotate(ax, rows: pd.DataFrame, x: str, y: pd.Series, fontsize: float = 7)
         text = {"text": gene, "xy": (px, py), "textcoords": "offset points", "fontsize": fontsize}
         dx, side = 4, 0  # side: where the leader line leaves the label (0 left, 1 right)
         label = ax.annotate(xytext=(dx, 4), **text)
-        label.update_positions(renderer)
-        box = Text.get_window_extent(label, renderer)  # the text's box, no leader line
+        box = _text_box(label, renderer)
         if box.x1 > right:
-            label.remove()
-            dx, side = -4, 1
-            text["ha"] = "right"
-            label = ax.annotate(xytext=(dx, 4), **text)
-            label.update_positions(renderer)
-            box = Text.get_window_extent(label, renderer)
+            dx, side, text["ha"] = -4, 1, "right"
+            label.xyann = (dx, 4)
+            label.set_horizontalalignment("right")
+            box = _text_box(label, renderer)
         dy = 0.0
         moved = True
         while moved:
