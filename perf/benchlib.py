@@ -214,13 +214,30 @@ def job_peaks(run_log: str | Path, workdir: str | Path) -> dict[str, float]:
     """
     from acc_tiam1.runner import logged_peak_mb
 
-    peaks = {}
+    return _from_job_logs(run_log, workdir, logged_peak_mb)
+
+
+def job_cpu(run_log: str | Path, workdir: str | Path) -> dict[str, float]:
+    """CPU seconds of every job of a Snakemake run, by benchmark file name.
+
+    From the line the rule's log ends with (:func:`acc_tiam1.runner.cpu_time_s`).
+    Snakemake's own ``cpu_time`` is the last of its samples (every 0.5 s for 15 s, then
+    every 30 s): a job of 15 to 45 s is reported with the CPU time of its first 15 s.
+    """
+    from acc_tiam1.runner import logged_cpu_s
+
+    return _from_job_logs(run_log, workdir, logged_cpu_s)
+
+
+def _from_job_logs(run_log, workdir, parse) -> dict[str, float]:
+    """``parse(log text)`` of every job's own log, by benchmark file name (None: left out)."""
+    values = {}
     for bench, job in job_entries(run_log).items():
         path = Path(workdir) / job.get("log", "").split(",")[0].strip()
-        peak = logged_peak_mb(path.read_text()) if "log" in job and path.exists() else None
-        if peak is not None:
-            peaks[bench] = peak
-    return peaks
+        value = parse(path.read_text()) if "log" in job and path.exists() else None
+        if value is not None:
+            values[bench] = value
+    return values
 
 
 def job_requests(run_log: str | Path) -> dict[str, dict[str, float]]:

@@ -24,8 +24,9 @@ a fresh copy of the workflow gets the demo config without the bulk branch, with
    missing or with ``--no-r``.
 
 Printed per size, from Snakemake's per-job benchmark files under ``benchmarks/snrna/``
-and the jobs' logs (their last line is the job's true peak memory, which Snakemake's
-sampled ``max_rss`` can miss; ``max_rss`` below is that true peak where the log has it):
+and the jobs' logs (their last two lines are the job's CPU time and true peak memory,
+which Snakemake's samples can miss; ``cpu_time`` and ``max_rss`` below are those where
+the log has them):
 
 - per rule: jobs, total and longest wall time, total CPU time, largest ``max_rss``;
 - per stage (preprocessing = QC per sample, QC plots and summaries, integration, UMAP;
@@ -83,7 +84,14 @@ N_SAMPLES = 12
 #: Stages of the branch and their rules (``snrna_`` prefix left out; ``qc`` is rule
 #: snrna_qc_sample, one job per sample, whose benchmark files are ``qc_<sample>.tsv``).
 STAGES = {
-    "snRNA preprocessing": ("qc", "qc_summary", "qc_plots", "integrate", "umap"),
+    "snRNA preprocessing": (
+        "qc",
+        "qc_summary",
+        "qc_sample_plots",
+        "qc_plots",
+        "integrate",
+        "umap",
+    ),
     "snRNA annotation and ambient RNA": (
         "annotate",
         "ambient",
@@ -214,13 +222,15 @@ def sample_sheet(workdir: Path, config: dict) -> pd.DataFrame:
 
 
 def job_table(workdir: Path, config: dict) -> pd.DataFrame:
-    """One row per job: file, rule, stage, ``s``, ``cpu_time``, ``max_rss`` (MB: the true
-    peak from the job's log where it has one, else Snakemake's sampled one), and the
-    job's ``start``/``end`` (``time.time()``; end = the benchmark file's mtime), and what it
-    asked the scheduler for (``req_mem_mb``, ``req_runtime_min``: NaN without a run log)."""
+    """One row per job: file, rule, stage, ``s``, ``cpu_time`` and ``max_rss`` (MB) (the
+    job's own CPU time and true peak from its log where it has them, else Snakemake's
+    sampled ones), the job's ``start``/``end`` (``time.time()``; end = the benchmark
+    file's mtime), and what it asked the scheduler for (``req_mem_mb``,
+    ``req_runtime_min``: NaN without a run log)."""
     names = wildcard_rules(workdir, config)
     run_log = workdir / "benchmark_run.log"
     peaks = benchlib.job_peaks(run_log, workdir) if run_log.exists() else {}
+    cpu = benchlib.job_cpu(run_log, workdir) if run_log.exists() else {}
     requests = benchlib.job_requests(run_log) if run_log.exists() else {}
     nothing = {"mem_mb": float("nan"), "runtime_min": float("nan")}
     stage_of = {rule: stage for stage, rules in STAGES.items() for rule in rules}
@@ -235,7 +245,7 @@ def job_table(workdir: Path, config: dict) -> pd.DataFrame:
                 "rule": rule,
                 "stage": stage_of.get(rule, OTHER),
                 "s": float(b["s"]),
-                "cpu_time": float(b["cpu_time"]),
+                "cpu_time": cpu.get(f.name, float(b["cpu_time"])),
                 "max_rss": peaks.get(f.name, float(b["max_rss"])),
                 "start": end - float(b["s"]),
                 "end": end,

@@ -1,6 +1,6 @@
-"""Rule snrna_qc_plots: per-sample nucleus QC with the thresholds used, nuclei kept and
-removed per sample, barcode-rank curves with the empty-droplet range, contamination per
-sample, and the sex check."""
+"""Rule snrna_qc_plots: nuclei kept and removed per sample, barcode-rank curves with the
+empty-droplet range, contamination per sample, and the sex check (the per-sample figures
+are rule snrna_qc_sample_plots)."""
 
 from acc_tiam1 import io, plotting, sexcheck
 from acc_tiam1.runner import run_rule
@@ -10,19 +10,10 @@ from acc_tiam1.snrna import plots
 def main(smk):
     p = smk.params
     summaries = {}
-    per_sample = zip(
-        p.samples,
-        smk.input.nuclei,
-        smk.input.summaries,
-        smk.input.ranks,
-        smk.output.per_sample,
-        strict=True,
-    )
     curves = {}
-    for sample, nuclei, summary, ranks, png in per_sample:
+    for sample, summary, ranks in zip(p.samples, smk.input.summaries, smk.input.ranks, strict=True):
         summaries[sample] = io.read_tsv(summary, index_col=None).iloc[0].to_dict()
         curves[sample] = io.read_tsv(ranks, index_col=None)
-        plotting.save(plots.qc_sample(io.read_tsv(nuclei), summaries[sample], sample), png)
     table = io.read_tsv(smk.input.table, index_col=None)
     plotting.save(plots.qc_overview(table), smk.output.overview)
     contamination = io.read_tsv(smk.input.contamination, index_col=None)

@@ -43,15 +43,18 @@ def test_requests_are_read_per_benchmark_file(tmp_path):
     }
 
 
-def test_true_peaks_come_from_each_jobs_own_log(tmp_path):
-    from acc_tiam1.runner import PEAK_MESSAGE
+def test_true_peaks_and_cpu_times_come_from_each_jobs_own_log(tmp_path):
+    from acc_tiam1.runner import CPU_MESSAGE, PEAK_MESSAGE
 
     log = tmp_path / "run.log"
     log.write_text(RUN_LOG)
     (tmp_path / "logs/snrna").mkdir(parents=True)
-    (tmp_path / "logs/snrna/integrate.log").write_text("merged\n" + PEAK_MESSAGE % 3868 + "\n")
-    # umap's log does not exist: no peak for it (Snakemake's sampled one is used instead)
+    (tmp_path / "logs/snrna/integrate.log").write_text(
+        "merged\n" + CPU_MESSAGE % 160.84 + "\n" + PEAK_MESSAGE % 3868 + "\n"
+    )
+    # umap's log does not exist: nothing for it (Snakemake's sampled values are used instead)
     assert benchlib.job_peaks(log, tmp_path) == {"integrate.tsv": 3868.0}
+    assert benchlib.job_cpu(log, tmp_path) == {"integrate.tsv": 160.8}
 
 
 def test_request_check_gives_the_largest_share_used_per_rule():

@@ -17,6 +17,16 @@ pytestmark = pytest.mark.e2e
 UPSTREAM_OF_DE = {"demo_bulk", "bulk_prepare", "bulk_sample_qc", "bulk_qc_plots"}
 
 
+def test_a_new_study_can_be_dry_run(tmp_path):
+    """``snakemake -n`` before anything ran (the demo's matrices are not made yet, so no
+    input of the snRNA jobs has a size) plans every job with its thread count."""
+    wf = copy_workflow(tmp_path / "wf")
+    proc = snakemake(wf, "-n", check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    jobs = planned_jobs(proc.stdout)
+    assert jobs["snrna_integrate"] == 1 and jobs["snrna_qc_sample"] == 12, jobs
+
+
 def test_finished_run_has_nothing_to_do(bulk_demo_run):
     proc = snakemake(bulk_demo_run, "--configfile", "small.yaml", "-n")
     assert "Nothing to be done" in proc.stdout, proc.stdout[-2000:]

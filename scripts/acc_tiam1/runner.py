@@ -12,7 +12,9 @@ from pathlib import Path
 
 from .errors import InputError
 
-#: The last line of every rule's log (read back by :func:`logged_peak_mb`).
+#: The last two lines of every rule's log (read back by :func:`logged_cpu_s` and
+#: :func:`logged_peak_mb`).
+CPU_MESSAGE = "CPU time of this job: %.1f s"
 PEAK_MESSAGE = "peak memory of this job: %.0f MB"
 
 
@@ -46,10 +48,12 @@ def run_rule(main: Callable[[object], None], smk) -> None:
         root.setLevel(logging.INFO)
         try:
             _call(main, smk, log)
+            # Snakemake's benchmark samples a job every 30 s after its first 15 s, so it
+            # misses short memory peaks and the CPU time after its last sample; the
+            # kernel's counts of this process do not.
+            logging.info(CPU_MESSAGE, cpu_time_s())
             peak = peak_memory_mb()
             if peak is not None:
-                # Snakemake's benchmark samples memory every 30 s after the first 15 s and
-                # misses short peaks; the kernel's high-water mark does not (for mem_mb).
                 logging.info(PEAK_MESSAGE, peak)
         finally:
             root.removeHandler(handler)
@@ -99,8 +103,33 @@ def _profiled(main, smk) -> None:
 
 def logged_peak_mb(log_text: str) -> float | None:
     """The peak memory a job's log ends with (see :func:`run_rule`), or None."""
-    found = re.findall(PEAK_MESSAGE.replace("%.0f", "([0-9.]+)"), log_text)
+    return _logged(PEAK_MESSAGE, log_text)
+
+
+def logged_cpu_s(log_text: str) -> float | None:
+    """The CPU time a job's log ends with (see :func:`run_rule`), or None."""
+    return _logged(CPU_MESSAGE, log_text)
+
+
+def _logged(message: str, log_text: str) -> float | None:
+    """The number of the last line of ``log_text`` written by ``message``, or None."""
+    before, after = re.split(r"%\.\d+f", message)
+    found = re.findall(re.escape(before) + "([0-9.]+)" + re.escape(after), log_text)
     return float(found[-1]) if found else None
+
+
+def cpu_time_s() -> float:
+    """CPU seconds (user + system) of this process and its finished child processes.
+
+    Counts every thread, and the interpreter's start-up and imports before the rule's work.
+    """
+    import resource
+
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
 
 
 def peak_memory_mb() -> float | None:

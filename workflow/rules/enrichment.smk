@@ -257,6 +257,7 @@ rule enrichment_bulk_vs_pseudobulk:
         "logs/enrichment/bulk_vs_pseudobulk.log",
     benchmark:
         "benchmarks/enrichment/bulk_vs_pseudobulk.tsv"
+    priority: LONG_FIGURES
     conda:
         ENV
     threads: 1

@@ -138,6 +138,7 @@ rule rescue_plots:
         "benchmarks/enrichment/rescue/{branch}/plots.tsv"
     wildcard_constraints:
         branch="bulk|snrna",
+    priority: LONG_FIGURES
     conda:
         ENV
     threads: 1

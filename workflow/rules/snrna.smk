@@ -49,9 +49,11 @@ rule snrna_integrate:
         ENV
     # Two threads for the exact neighbour search of a large study (its result does not
     # depend on them; every other step runs on one, so that results do not depend on
-    # cores): 49 -> 26 s at 88,000 nuclei (276 MB of QC objects). A small study's search
-    # takes seconds, not worth waiting for a second core to be free.
-    threads: lambda wildcards, input: 2 if input.size_mb > 150 else 1
+    # cores): 49 -> 26 s at 88,000 nuclei (549 MB of count matrices). A small study's
+    # search takes seconds, not worth waiting for a second core to be free. Sized from
+    # the sheet's matrices, not from input.size_mb: Snakemake needs threads as a number
+    # even before QC has run, and a dry run of a new study stopped there.
+    threads: 2 if snrna_matrices_mb() > 250 else 1
     resources:
         # true peak (VmHWM) 3.9 GB for 276 MB of QC objects (88k nuclei), 15.0 GB for
         # 1.1 GB (355k): the batched highly-variable-gene search holds the matrix and
@@ -440,14 +442,13 @@ checkpoint snrna_pseudobulk:
         "../../scripts/snrna_pseudobulk.py"
 
 
-rule snrna_qc_plots:
+# The per-sample figures need only the QC jobs' tables: drawn right after QC (beside
+# integration where it runs on one thread), not after the ambient step and the sex
+# check, which the figures of rule snrna_qc_plots wait for.
+rule snrna_qc_sample_plots:
     input:
         nuclei=expand(rules.snrna_qc_sample.output.nuclei, sample=SNRNA_SAMPLES),
         summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
-        table=rules.snrna_qc_summary.output.table,
-        ranks=expand(rules.snrna_qc_sample.output.ranks, sample=SNRNA_SAMPLES),
-        contamination=rules.snrna_ambient.output.contamination,
-        sex=rules.snrna_pseudobulk.output.sex,
     output:
         per_sample=[
             report(
@@ -459,6 +460,32 @@ rule snrna_qc_plots:
             )
             for sample in SNRNA_SAMPLES
         ],
+    log:
+        "logs/snrna/qc_sample_plots.log",
+    benchmark:
+        "benchmarks/snrna/qc_sample_plots.tsv"
+    priority: LONG_FIGURES
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=mem_mb(800, 1),
+        runtime=runtime(10, 0.05),
+    params:
+        samples=SNRNA_SAMPLES,
+        qc=SNRNA_CONFIG.get("qc"),  # for the caption
+    script:
+        "../../scripts/snrna_qc_sample_plots.py"
+
+
+rule snrna_qc_plots:
+    input:
+        summaries=expand(rules.snrna_qc_sample.output.summary, sample=SNRNA_SAMPLES),
+        table=rules.snrna_qc_summary.output.table,
+        ranks=expand(rules.snrna_qc_sample.output.ranks, sample=SNRNA_SAMPLES),
+        contamination=rules.snrna_ambient.output.contamination,
+        sex=rules.snrna_pseudobulk.output.sex,
+    output:
         overview=report(
             "results/snrna/qc/nuclei_per_sample.png",
             caption="../report/snrna_nuclei_per_sample.rst",
@@ -500,7 +527,6 @@ rule snrna_qc_plots:
         runtime=runtime(10, 0.05),
     params:
         samples=SNRNA_SAMPLES,
-        qc=SNRNA_CONFIG.get("qc"),
     script:
         "../../scripts/snrna_qc_plots.py"
 
@@ -563,7 +589,7 @@ rule snrna_de_plots:
         "logs/snrna/de_plots/{contrast}.log",
     benchmark:
         "benchmarks/snrna/de_plots_{contrast}.tsv"
-    priority: CRITICAL_PATH
+    priority: LONG_FIGURES
     conda:
         ENV
     threads: 1
