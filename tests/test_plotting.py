@@ -96,6 +96,7 @@ def test_save_narrows_a_margin_that_would_leave_the_figure():
     assert pixels.shape[1] < 3 * plotting.DPI  # cropped on the left, not grown
     ink = np.flatnonzero((pixels < 128).any(axis=0))
     assert pixels.shape[1] - 1 - ink.max() <= 0.03 * plotting.DPI + 1  # the edge is kept
+    assert ink.min() >= plotting.PAD * plotting.DPI - 1  # the text's start keeps its margin
 
 
 def _label_boxes(fig):
