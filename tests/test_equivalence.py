@@ -99,9 +99,13 @@ def test_gene_equivalence_matches_r_lessabs(tmp_path, fit):
             f"max rel padj {rel_adj.max():.2e}, equivalent at 0.1: "
             f"{(r['padj'] < 0.1).sum()} R, {(ours['padj'] < 0.1).sum()} ours"
         )
-        # Bitwise-level agreement but for dispersions at R's line-search tolerance (see
-        # test_r_agreement): 1e-5 relative at most.
-        assert rel.max() < 1e-5 and rel.median() < 1e-10
+        # Agreement to rounding but for dispersions at R's line-search tolerance (see
+        # test_r_agreement): 1e-5 relative at most. The median depends on the CPU: where
+        # NumPy uses its AVX-512 kernels for exp and log (a few ulp from R's libm) it was
+        # 1.4e-10 (margin 1; Xeon with AVX-512 FP16), and 4e-14 on the same machine with
+        # NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR". R's BLAS (reference
+        # or OpenBLAS) did not move it.
+        assert rel.max() < 1e-5 and rel.median() < 1e-9
         assert rel_adj.max() < 1e-5
         assert ((ours["padj"] < 0.1) == (r["padj"] < 0.1)).all()
         assert (r["padj"] < 0.1).sum() > 100  # equivalence is shown for many genes
