@@ -248,14 +248,53 @@ def test_correction_removes_soupx_group_amounts_rounded():
     assert (dense != ac.correct_counts(x, amb, soup, groups)).nnz == 0
 
 
-def test_systematic_rounding_floor_or_ceiling():
+def test_each_nucleus_loses_floor_or_ceiling_of_its_share():
+    # counts far above the shares: no cap, so every entry's share is target * A_i / sum(A)
     rng = np.random.default_rng(1)
-    values = rng.uniform(0, 3, 500)
     indptr = np.array([0, 7, 7, 120, 500])
-    out = ac._systematic_round(values, indptr)
-    assert ((out == np.floor(values)) | (out == np.ceil(values))).all()
-    for a, b in itertools.pairwise(indptr):
-        assert out[a:b].sum() == np.floor(values[a:b].sum() + 0.5)
+    rows = rng.integers(0, 60, 500)
+    amb = rng.uniform(0.1, 2.0, 60)
+    targets = rng.uniform(0, 200, 4) * (np.diff(indptr) > 0)  # nothing to take from none
+    counts = np.full(500, 1000, dtype=np.int32)
+    removed = counts - ac._expand_and_subtract(indptr, rows, counts, amb, targets)
+    for j, (a, b) in enumerate(itertools.pairwise(indptr)):
+        share = targets[j] * amb[rows[a:b]] / amb[rows[a:b]].sum()
+        assert ((removed[a:b] == np.floor(share)) | (removed[a:b] == np.ceil(share))).all()
+        assert removed[a:b].sum() == np.floor(targets[j] + 0.5)
+
+
+def vectorised_removal(indptr, rows, counts, amb, targets):
+    """The expand step as array operations: water_fill by segment, then systematic
+    rounding of the cumulative sum, clipped to the counts."""
+    seg = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    data = counts.astype(np.float64)
+    values = ac.water_fill(seg, indptr.size - 1, targets, data, amb[rows])
+    cum = np.concatenate([[0.0], np.cumsum(values)])
+    base = np.repeat(cum[indptr[:-1]], np.diff(indptr))
+    rounded = np.floor(cum[1:] - base + 0.5) - np.floor(cum[:-1] - base + 0.5)
+    return (data - np.clip(rounded, 0.0, data)).astype(np.int32)
+
+
+def test_expand_step_equals_its_array_formulation_to_the_bit():
+    # shares above the counts too (large targets), so the cap rounds are exercised
+    rng = np.random.default_rng(2)
+    n_capped = 0
+    for _ in range(300):
+        n_cols, n_rows = rng.integers(1, 40), rng.integers(1, 50)
+        sizes = rng.integers(0, 12, n_cols)
+        indptr = np.concatenate([[0], np.cumsum(sizes)])
+        rows = rng.integers(0, n_rows, indptr[-1])
+        counts = rng.integers(1, 6, indptr[-1]).astype(np.int32)
+        amb = rng.uniform(0, 3, n_rows) * (rng.random(n_rows) > 0.15)
+        targets = (
+            rng.uniform(0, 1.5, n_cols)
+            * np.add.reduceat(np.append(counts, 0).astype(float), indptr[:-1])
+            * (sizes > 0)
+        )
+        got = ac._expand_and_subtract(indptr, rows, counts, amb, targets)
+        np.testing.assert_array_equal(got, vectorised_removal(indptr, rows, counts, amb, targets))
+        n_capped += int((got == 0).sum())
+    assert n_capped > 100  # entries emptied to their cap
 
 
 def test_correction_rejects_mismatched_inputs():

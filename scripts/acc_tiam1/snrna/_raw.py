@@ -138,10 +138,14 @@ def read_raw_droplets(path: str | Path, sample: str) -> RawDroplets:
         Naming the sample and file: missing, not a 10x matrix, inconsistent sizes.
     """
     raw = check_raw_path(path, sample)
-    blocks = _mtx_blocks(raw) if raw.fmt == "mtx" else _h5_blocks(raw)
+    # A file of gene-expression features only needs no feature index for the totals: the
+    # .h5 pass then skips decompressing them (Cell Ranger's are 64-bit, half the data).
+    all_gex = bool(raw._gex.all())
+    blocks = _mtx_blocks(raw) if raw.fmt == "mtx" else _h5_blocks(raw, features=not all_gex)
     totals = np.zeros(raw.totals.size, dtype=np.float64)
     for bc, feat, val in blocks:
-        totals += np.bincount(bc, weights=val * raw._gex[feat], minlength=totals.size)
+        weights = val if all_gex else val * raw._gex[feat]
+        totals += np.bincount(bc, weights=weights, minlength=totals.size)
     raw.totals = np.rint(totals).astype(np.int64)
     if raw.totals.sum() == 0:
         raise InputError(f"sample '{sample}': the raw droplet matrix holds no counts.", path)
@@ -222,8 +226,13 @@ def _gex_mask(types: np.ndarray) -> np.ndarray:
     return gex if gex.any() else np.ones(types.size, dtype=bool)
 
 
-def _h5_blocks(raw: RawDroplets) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """(barcode index, feature index, value) of every entry, a block of barcodes at a time."""
+def _h5_blocks(
+    raw: RawDroplets, features: bool = True
+) -> Iterator[tuple[np.ndarray, np.ndarray | None, np.ndarray]]:
+    """(barcode index, feature index, value) of every entry, a block of barcodes at a time.
+
+    With ``features=False`` the feature indices are not read (None).
+    """
     import h5py
 
     with h5py.File(raw.path, "r") as f:
@@ -237,7 +246,8 @@ def _h5_blocks(raw: RawDroplets) -> Iterator[tuple[np.ndarray, np.ndarray, np.nd
             lo, hi = int(indptr[start]), int(indptr[stop])
             counts = np.diff(indptr[start : stop + 1])
             bc = np.repeat(np.arange(start, stop, dtype=np.int64), counts)
-            yield bc, grp["indices"][lo:hi].astype(np.int64), grp["data"][lo:hi].astype(float)
+            feat = grp["indices"][lo:hi].astype(np.int64) if features else None
+            yield bc, feat, grp["data"][lo:hi].astype(float)
             start = stop
 
 
