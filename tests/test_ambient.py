@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from acc_tiam1.errors import InputError
 from acc_tiam1.snrna import _ambient_correct as ac
+from acc_tiam1.snrna import _ambient_kernel as kernel
 from acc_tiam1.snrna import _contamination as ambient_estimate
 from acc_tiam1.snrna import _raw as raw_droplets
 from acc_tiam1.snrna import _soup as ambient
@@ -256,7 +257,7 @@ def test_each_nucleus_loses_floor_or_ceiling_of_its_share():
     amb = rng.uniform(0.1, 2.0, 60)
     targets = rng.uniform(0, 200, 4) * (np.diff(indptr) > 0)  # nothing to take from none
     counts = np.full(500, 1000, dtype=np.int32)
-    removed = counts - ac._expand_and_subtract(indptr, rows, counts, amb, targets)
+    removed = counts - kernel.expand_and_subtract(indptr, rows, counts, amb, targets)
     for j, (a, b) in enumerate(itertools.pairwise(indptr)):
         share = targets[j] * amb[rows[a:b]] / amb[rows[a:b]].sum()
         assert ((removed[a:b] == np.floor(share)) | (removed[a:b] == np.ceil(share))).all()
@@ -291,7 +292,7 @@ def test_expand_step_equals_its_array_formulation_to_the_bit():
             * np.add.reduceat(np.append(counts, 0).astype(float), indptr[:-1])
             * (sizes > 0)
         )
-        got = ac._expand_and_subtract(indptr, rows, counts, amb, targets)
+        got = kernel.expand_and_subtract(indptr, rows, counts, amb, targets)
         np.testing.assert_array_equal(got, vectorised_removal(indptr, rows, counts, amb, targets))
         n_capped += int((got == 0).sum())
     assert n_capped > 100  # entries emptied to their cap
@@ -303,6 +304,8 @@ def test_correction_rejects_mismatched_inputs():
         ac.correct_counts(x, amb[:-1], soup, groups)
     with pytest.raises(InputError, match="negative"):
         ac.correct_counts(x, -amb, soup, groups)
+    with pytest.raises(InputError, match="finite"):
+        ac.correct_counts(x, np.where(np.arange(amb.size) == 2, np.nan, amb), soup, groups)
 
 
 @pytest.fixture(scope="module")
