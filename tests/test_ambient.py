@@ -308,6 +308,11 @@ def test_correction_rejects_mismatched_inputs():
         ac.correct_counts(x, np.where(np.arange(amb.size) == 2, np.nan, amb), soup, groups)
 
 
+def test_correction_of_no_nuclei_is_empty():
+    out = ac.correct_counts(sparse.csr_matrix((0, 4), dtype=np.int64), [], np.full(4, 0.25), [])
+    assert sparse.isspmatrix_csr(out) and out.shape == (0, 4) and out.dtype == np.int32
+
+
 @pytest.fixture(scope="module")
 def pain_study(study):
     """Three sham and three pain mice; pain raises a neuronal gene, the soup carries it."""
