@@ -1,6 +1,8 @@
 """Helpers shared by the benchmark scripts (not a benchmark itself).
 
-- the machine: CPU model, cores, RAM (:func:`machine_info`), and its load average;
+- the machine: CPU model, cores, RAM (:func:`machine_info`), its load average, and
+  whether a SLURM client without a controller slows every Snakemake start
+  (:func:`slurm_client_wait`);
 - :func:`run_measured`: a subprocess's wall time and peak resident memory (the largest
   single process of its tree, from ``wait4``), independent of what else this process ran;
 - :class:`MemorySampler`: summed resident memory of a process tree over time, and the
@@ -37,6 +39,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -86,15 +89,45 @@ def machine_info() -> dict:
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "os": platform.platform(terse=True),
+        "slurm_client_wait_s": slurm_client_wait(),
     }
+
+
+def slurm_client_wait(timeout: float = 15.0) -> float | None:
+    """Seconds ``scontrol show config`` takes here to answer or fail; None without it.
+
+    snakemake-executor-plugin-slurm (2.x) runs that command, with a 10 s timeout, when
+    Snakemake loads its plugins: at every start, whatever the executor. Where SLURM's
+    client is installed but no controller answers, every ``snakemake`` command waits
+    for it (9 s on this project's test machine, 0.005 s once SLURM runs), and a
+    benchmark times the wait with the workflow.
+    """
+    if shutil.which("scontrol") is None:
+        return None
+    start = time.perf_counter()
+    try:
+        subprocess.run(
+            ["scontrol", "show", "config"], capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        pass
+    return round(time.perf_counter() - start, 2)
 
 
 def machine_line(info: dict | None = None) -> str:
     info = info or machine_info()
-    return (
+    line = (
         f"machine: {info['cpu_model']}, {info['cores']} cores ({info['usable_cores']} "
         f"usable), {info['ram_gb']} GB RAM, {info['os']}, Python {info['python']}"
     )
+    wait = info.get("slurm_client_wait_s")
+    if wait is not None and wait >= 1:
+        line += (
+            f"\nWARNING: SLURM's scontrol took {wait:g} s to answer here (a SLURM client "
+            "without a controller?): every snakemake start waits that long, and the times "
+            "below include it. Start SLURM or measure on a machine without its client."
+        )
+    return line
 
 
 def loadavg() -> float:

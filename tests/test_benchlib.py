@@ -73,3 +73,32 @@ def test_request_check_gives_the_largest_share_used_per_rule():
     # 90 s against a 1-minute request: a cluster would have killed it.
     assert check.loc["umap", "time_use"] == pytest.approx(1.5)
     assert check.index[0] == "qc"  # sorted by memory share, largest first
+
+
+def _fake_scontrol(folder: Path, seconds: float) -> None:
+    script = folder / "scontrol"
+    script.write_text(f"#!/bin/sh\nexec /bin/sleep {seconds}\n")
+    script.chmod(0o755)
+
+
+def test_a_slurm_client_without_controller_is_timed_and_warned_about(tmp_path, monkeypatch):
+    _fake_scontrol(tmp_path, 1.2)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    wait = benchlib.slurm_client_wait()
+    assert 1.2 <= wait < 5
+    line = benchlib.machine_line({**benchlib.machine_info(), "slurm_client_wait_s": wait})
+    assert "WARNING" in line and f"{wait:g} s" in line
+
+
+def test_the_slurm_client_wait_stops_at_its_timeout(tmp_path, monkeypatch):
+    _fake_scontrol(tmp_path, 30)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert 0.5 <= benchlib.slurm_client_wait(timeout=0.5) < 5
+
+
+def test_no_slurm_client_no_wait_and_no_warning(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert benchlib.slurm_client_wait() is None
+    info = benchlib.machine_info()
+    assert info["slurm_client_wait_s"] is None
+    assert "WARNING" not in benchlib.machine_line(info)
