@@ -124,8 +124,9 @@ def machine_line(info: dict | None = None) -> str:
     if wait is not None and wait >= 1:
         line += (
             f"\nWARNING: SLURM's scontrol took {wait:g} s to answer here (a SLURM client "
-            "without a controller?): every snakemake start waits that long, and the times "
-            "below include it. Start SLURM or measure on a machine without its client."
+            "without a controller?): every snakemake start waits for it too (up to 10 s), "
+            "and the times below include that. Start SLURM or measure on a machine "
+            "without its client."
         )
     return line
 
