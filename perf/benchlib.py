@@ -2,7 +2,7 @@
 
 - the machine: CPU model, cores, RAM (:func:`machine_info`), its load average, and
   whether a SLURM client without a controller slows every Snakemake start
-  (:func:`slurm_client_wait`);
+  (:func:`slurm_plugin_seconds`);
 - :func:`run_measured`: a subprocess's wall time and peak resident memory (the largest
   single process of its tree, from ``wait4``), independent of what else this process ran;
 - :class:`MemorySampler`: summed resident memory of a process tree over time, and the
@@ -34,13 +34,14 @@ Each ROW is one line of the consolidated table (``None`` where not measured):
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import platform
 import re
-import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -89,29 +90,28 @@ def machine_info() -> dict:
         "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "os": platform.platform(terse=True),
-        "slurm_client_wait_s": slurm_client_wait(),
+        "slurm_plugin_import_s": slurm_plugin_seconds(),
     }
 
 
-def slurm_client_wait(timeout: float = 15.0) -> float | None:
-    """Seconds ``scontrol show config`` takes here to answer or fail; None without it.
+#: Seconds from which importing the SLURM executor plugin counts as slow (it takes
+#: about 0.5 s where SLURM answers or is absent).
+SLOW_PLUGIN_S = 2.0
 
-    snakemake-executor-plugin-slurm (2.x) runs that command, with a 10 s timeout, when
-    Snakemake loads its plugins: at every start, whatever the executor. Where SLURM's
-    client is installed but no controller answers, every ``snakemake`` command waits
-    for it (9 s on this project's test machine, 0.005 s once SLURM runs), and a
-    benchmark times the wait with the workflow.
+
+@functools.cache
+def slurm_plugin_seconds() -> float | None:
+    """Seconds a new Python takes to import Snakemake's SLURM executor plugin; None
+    when it is not installed.
+
+    The plugin (2.x) runs ``scontrol show config``, with a 10 s timeout, on import, and
+    Snakemake imports it at every start whatever the executor. Where SLURM's client is
+    installed but no controller answers, every ``snakemake`` command, dry runs included,
+    waits for it (9 s on this project's test machine), and a benchmark times the wait
+    with the workflow. Measured once per process.
     """
-    if shutil.which("scontrol") is None:
-        return None
-    start = time.perf_counter()
-    try:
-        subprocess.run(
-            ["scontrol", "show", "config"], capture_output=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired:
-        pass
-    return round(time.perf_counter() - start, 2)
+    run = run_measured([sys.executable, "-c", "import snakemake_executor_plugin_slurm"])
+    return round(run.seconds, 1) if run.returncode == 0 else None
 
 
 def machine_line(info: dict | None = None) -> str:
@@ -120,13 +120,13 @@ def machine_line(info: dict | None = None) -> str:
         f"machine: {info['cpu_model']}, {info['cores']} cores ({info['usable_cores']} "
         f"usable), {info['ram_gb']} GB RAM, {info['os']}, Python {info['python']}"
     )
-    wait = info.get("slurm_client_wait_s")
-    if wait is not None and wait >= 1:
+    wait = info.get("slurm_plugin_import_s")
+    if wait is not None and wait >= SLOW_PLUGIN_S:
         line += (
-            f"\nWARNING: SLURM's scontrol took {wait:g} s to answer here (a SLURM client "
-            "without a controller?): every snakemake start waits for it too (up to 10 s), "
-            "and the times below include that. Start SLURM or measure on a machine "
-            "without its client."
+            f"\nWARNING: importing Snakemake's SLURM executor plugin takes {wait:g} s here "
+            "(its scontrol show config finds no SLURM controller): every snakemake start "
+            "waits that long, and the times below include it. Start SLURM or measure on a "
+            "machine without its client."
         )
     return line
 

@@ -259,20 +259,13 @@ def report_open_seconds(report: Path) -> str:
 
 
 def slurm_plugin_note() -> str:
-    """Snakemake imports its SLURM executor plugin at every start, and that import runs
-    ``scontrol show config`` (timeout 10 s): slow where scontrol is installed but no
-    controller answers. Measured here, so that a slow start-up can be told apart."""
-    run = benchlib.run_measured([PY, "-c", "import snakemake_executor_plugin_slurm"])
-    if run.returncode != 0 or run.seconds < 2:
+    """What a slow start-up includes where importing the SLURM executor plugin is slow
+    (:func:`benchlib.slurm_plugin_seconds`; the machine line warns about it too)."""
+    seconds = benchlib.slurm_plugin_seconds()
+    if seconds is None or seconds < benchlib.SLOW_PLUGIN_S:
         return ""
-    print(
-        f"warning: importing the SLURM executor plugin takes {run.seconds:.1f} s here "
-        "(scontrol show config is slow: no SLURM controller answers); every Snakemake "
-        "start, dry run included, waits for it",
-        flush=True,
-    )
     return (
-        f"; includes ~{run.seconds:.0f} s importing the SLURM executor plugin, which "
+        f"; includes ~{seconds:.0f} s importing the SLURM executor plugin, which "
         "waits for scontrol (no SLURM controller answers on this machine)"
     )
 

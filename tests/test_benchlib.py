@@ -75,30 +75,37 @@ def test_request_check_gives_the_largest_share_used_per_rule():
     assert check.index[0] == "qc"  # sorted by memory share, largest first
 
 
-def _fake_scontrol(folder: Path, seconds: float) -> None:
-    script = folder / "scontrol"
-    script.write_text(f"#!/bin/sh\nexec /bin/sleep {seconds}\n")
-    script.chmod(0o755)
+@pytest.fixture
+def fake_plugin(tmp_path, monkeypatch):
+    """Write a stand-in for the SLURM executor plugin that a new Python imports first."""
+
+    def write(body: str) -> None:
+        (tmp_path / "snakemake_executor_plugin_slurm.py").write_text(body)
+        monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+        benchlib.slurm_plugin_seconds.cache_clear()
+
+    yield write
+    benchlib.slurm_plugin_seconds.cache_clear()
 
 
-def test_a_slurm_client_without_controller_is_timed_and_warned_about(tmp_path, monkeypatch):
-    _fake_scontrol(tmp_path, 1.2)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    wait = benchlib.slurm_client_wait()
-    assert 1.2 <= wait < 5
-    line = benchlib.machine_line({**benchlib.machine_info(), "slurm_client_wait_s": wait})
-    assert "WARNING" in line and f"{wait:g} s" in line
-
-
-def test_the_slurm_client_wait_stops_at_its_timeout(tmp_path, monkeypatch):
-    _fake_scontrol(tmp_path, 30)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert 0.5 <= benchlib.slurm_client_wait(timeout=0.5) < 5
-
-
-def test_no_slurm_client_no_wait_and_no_warning(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert benchlib.slurm_client_wait() is None
+def test_a_slow_slurm_plugin_import_is_timed_and_warned_about(fake_plugin):
+    # What the real plugin does where scontrol finds no controller, shortened.
+    fake_plugin("import time\ntime.sleep(2.2)\n")
     info = benchlib.machine_info()
-    assert info["slurm_client_wait_s"] is None
+    assert 2.2 <= info["slurm_plugin_import_s"] < 6
+    line = benchlib.machine_line(info)
+    assert "WARNING" in line and f"{info['slurm_plugin_import_s']:g} s" in line
+
+
+def test_a_quick_slurm_plugin_import_is_no_warning(fake_plugin):
+    fake_plugin("")
+    info = benchlib.machine_info()
+    assert info["slurm_plugin_import_s"] < benchlib.SLOW_PLUGIN_S
+    assert "WARNING" not in benchlib.machine_line(info)
+
+
+def test_no_slurm_plugin_no_time_and_no_warning(fake_plugin):
+    fake_plugin("raise ImportError('not installed')\n")
+    info = benchlib.machine_info()
+    assert info["slurm_plugin_import_s"] is None
     assert "WARNING" not in benchlib.machine_line(info)
