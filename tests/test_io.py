@@ -174,6 +174,96 @@ def test_write_tsv_is_atomic_and_leaves_no_temp_files(tmp_path):
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["x.tsv"]
 
 
+def _pandas_tsv(df, index):
+    return df.to_csv(sep="\t", index=index, lineterminator="\n")
+
+
+def _awkward_floats(rng, n):
+    """Floats of every exponent (random bit patterns) and the notation boundaries."""
+    bits = rng.integers(0, 2**63, size=n, dtype=np.int64).view(np.float64)
+    edges = [1e-4, 9.999999999999999e-05, 1e16, 9999999999999998.0, 5e-324, 1.7976931348623157e308]
+    edges += [-0.0, 0.0, np.inf, -np.inf, np.nan, 0.1 + 0.2]
+    return np.concatenate([bits, edges, -np.asarray(edges)])
+
+
+def _fast_tsv(df, index):
+    from acc_tiam1._tsv import tsv_chunks
+
+    chunks = tsv_chunks(df, index)
+    return None if chunks is None else "".join(chunks)
+
+
+def test_fast_tsv_text_is_pandas_text(monkeypatch):
+    """Tables the fast path writes are byte for byte what pandas writes."""
+    from acc_tiam1 import _tsv
+
+    monkeypatch.setattr(_tsv, "CHUNK_ROWS", 1000)  # several chunks, the last one short
+
+    rng = np.random.default_rng(7)
+    floats = _awkward_floats(rng, 3000)
+    n = len(floats)
+    df = pd.DataFrame(
+        {
+            "f64": floats,
+            "f32": rng.normal(size=n).astype(np.float32),
+            "int": rng.integers(-(2**40), 2**40, n),
+            "uint": rng.integers(0, 2**63, n, dtype=np.uint64),
+            "flag": rng.random(n) > 0.5,
+            "text": [None if i % 7 == 0 else f"gene {i}; (x)" for i in range(n)],
+            "sparse_text": [np.nan if i % 3 else "y" for i in range(n)],
+        },
+        index=pd.Index([f"ENSMUSG{i:011d}" for i in range(n)], name="gene_id"),
+    )
+    for frame in (df, df.reset_index(drop=True), df.rename_axis(columns="ignored")):
+        for index in (True, False):
+            text = _fast_tsv(frame, index)
+            assert text is not None
+            assert text == _pandas_tsv(frame, index)
+
+
+@pytest.mark.parametrize(
+    "df",
+    [
+        pd.DataFrame({"a": ["x\ty", "z"], "b": [1, 2]}),  # quoted by the csv module
+        pd.DataFrame({"a": ['say "x"', "z"], "b": [1, 2]}),
+        pd.DataFrame({"a": ["two\nlines", "z"], "b": [1, 2]}),
+        pd.DataFrame({"a\tb": [1.0], "c": [2.0]}),
+        pd.DataFrame({"a": pd.Categorical(["x", "y"]), "b": [1, 2]}),
+        pd.DataFrame({"a": pd.array([1, None]), "b": [1, 2]}),
+        pd.DataFrame({"a": pd.to_datetime(["2020-01-01", "2021-01-01"]), "b": [1, 2]}),
+        pd.DataFrame({"a": ["x", 1.5], "b": [1, 2]}),
+        pd.DataFrame({0: [1.0], 1: [2.0]}),
+        pd.DataFrame({"a": [1, 2]}, index=pd.MultiIndex.from_tuples([("x", 1), ("y", 2)])),
+        pd.DataFrame({"a": [], "b": []}),
+    ],
+    ids=[
+        "tab",
+        "quote",
+        "newline",
+        "label",
+        "categorical",
+        "nullable",
+        "datetime",
+        "mixed",
+        "int-labels",
+        "multiindex",
+        "empty",
+    ],
+)
+def test_tables_the_fast_path_does_not_reproduce_go_to_pandas(tmp_path, df):
+    assert _fast_tsv(df, index=True) is None
+    io.write_tsv(df, tmp_path / "x.tsv")
+    assert (tmp_path / "x.tsv").read_text() == _pandas_tsv(df, True)
+
+
+def test_single_column_without_index_goes_to_pandas(tmp_path):
+    """The csv module quotes an empty field that is alone on its line."""
+    df = pd.DataFrame({"a": ["", "x"]})
+    assert _fast_tsv(df, index=False) is None
+    io.write_tsv(df, tmp_path / "x.tsv", index=False)
+    assert (tmp_path / "x.tsv").read_text() == 'a\n""\nx\n'
+
+
 def test_atomic_output_keeps_usual_permissions_and_cleans_up_on_error(tmp_path):
     """Results must be readable by the lab (umask), not owner-only as mkstemp makes them."""
     import os

@@ -396,6 +396,10 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
 def write_tsv(df: pd.DataFrame, path: str | Path, index: bool = True) -> None:
     """Write a table atomically (see :func:`atomic_output`).
 
+    The text is pandas' ``to_csv`` (tab-separated, Unix line ends). Tables of plain
+    number, bool and string columns are formatted by :func:`acc_tiam1._tsv.tsv_chunks`,
+    which writes the same text faster.
+
     Parameters
     ----------
     df
@@ -405,8 +409,14 @@ def write_tsv(df: pd.DataFrame, path: str | Path, index: bool = True) -> None:
     index
         Whether to write the index as the first column.
     """
+    from ._tsv import tsv_chunks
+
+    chunks = tsv_chunks(df, index)
     with atomic_output(path) as tmp, open(tmp, "w") as handle:
-        df.to_csv(handle, sep="\t", index=index, lineterminator="\n")
+        if chunks is None:
+            df.to_csv(handle, sep="\t", index=index, lineterminator="\n")
+        else:
+            handle.writelines(chunks)
 
 
 def write_text(text: str, path: str | Path) -> None:
