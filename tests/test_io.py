@@ -214,7 +214,9 @@ def test_fast_tsv_text_is_pandas_text(monkeypatch):
         },
         index=pd.Index([f"ENSMUSG{i:011d}" for i in range(n)], name="gene_id"),
     )
-    for frame in (df, df.reset_index(drop=True), df.rename_axis(columns="ignored")):
+    by_position = df.set_index("f64", drop=False).rename_axis("position")
+    frames = (df, df.reset_index(drop=True), df.rename_axis(columns="ignored"), by_position)
+    for frame in frames:
         for index in (True, False):
             text = _fast_tsv(frame, index)
             assert text is not None
