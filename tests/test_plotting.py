@@ -60,6 +60,48 @@ def test_save_writes_a_palette_png_without_metadata(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))  # the temporary file is gone
 
 
+def _dense_umap(n=60_000, n_types=22, seed=0):
+    """A cell-type UMAP drawn as at 100k nuclei: sub-pixel points in many colours."""
+    from acc_tiam1.snrna import plots
+
+    rng = np.random.default_rng(seed)
+    types = rng.integers(0, n_types, n)
+    centres = rng.uniform(-10, 10, (n_types, 2))
+    xy = centres[types] + rng.normal(0, 1.2, (n, 2)) * rng.uniform(0.3, 1.5, n_types)[types, None]
+    labels = pd.Series(pd.Categorical([f"type {t:02d}" for t in types]))
+    levels = list(labels.cat.categories)
+    return plots.umap_categorical(xy, labels, "Cell types"), plots.palette(levels)
+
+
+def test_save_keeps_every_drawn_colour_of_a_dense_scatter(tmp_path):
+    """Median cut alone moved some cell types' colours of such a figure by up to 64 of
+    255 (two types to one colour); the saved picture keeps each where it is drawn pure."""
+    fig, colours = _dense_umap()
+    drawn = np.asarray(plotting._tight_image(fig, plotting.DPI).convert("RGB"), dtype=int)
+    plotting.save(_dense_umap()[0], tmp_path / "umap.png")
+    with Image.open(tmp_path / "umap.png") as image:
+        assert image.mode == "P"  # a palette that keeps the colours exists (fast octree)
+        saved = np.asarray(image.convert("RGB"), dtype=int)
+    assert saved.shape == drawn.shape
+    for level, colour in colours.items():
+        pure = (drawn == np.round(np.asarray(colour[:3]) * 255)).all(axis=2)
+        assert pure.sum() >= plotting.DRAWN_PIXELS, level  # its legend marker at least
+        moved = np.abs(saved[pure] - drawn[pure]).max()
+        assert moved <= plotting.COLOUR_TOLERANCE, (level, moved)
+
+
+def test_a_picture_no_palette_can_keep_is_saved_in_true_colour():
+    """400 far-apart colours in 5 x 5 blocks: no 256 colours keep them all."""
+    rng = np.random.default_rng(1)
+    colours = rng.integers(0, 256, (400, 3)).astype(np.uint8)
+    pixels = np.repeat(np.repeat(colours.reshape(20, 20, 3), 5, axis=0), 5, axis=1)
+    out = BytesIO()
+    plotting._palette_png(Image.fromarray(pixels), out)
+    with Image.open(out) as image:
+        assert image.mode == "RGB"
+        assert np.array_equal(np.asarray(image), pixels)
+
+
 def _matplotlib_tight(fig):
     buffer = BytesIO()
     fig.savefig(buffer, format="png", dpi=plotting.DPI, bbox_inches="tight", pad_inches=0.1)

@@ -27,6 +27,15 @@ DPI = 120
 PAD = 0.1
 matplotlib.rcParams["figure.dpi"] = DPI
 
+#: A colour covering at least this many pixels of a figure is one it draws (a legend
+#: marker, a line, a cluster of points), not an anti-aliased blend of two.
+DRAWN_PIXELS = 20
+#: The most (of 255, in any channel) the 256-colour palette may move such a colour.
+COLOUR_TOLERANCE = 16
+
+#: Palette methods tried in turn by :func:`save`.
+QUANTIZERS = (Image.Quantize.MEDIANCUT, Image.Quantize.FASTOCTREE, Image.Quantize.MAXCOVERAGE)
+
 UP = "#c0392b"
 DOWN = "#2e6db4"
 GREY = "#b8b8b8"
@@ -90,9 +99,9 @@ def save(fig, path: str | Path, dpi: int = DPI) -> None:
     """Save a figure (atomically, without run-dependent metadata) and close it.
 
     Figures are cropped to what they draw plus :data:`PAD` inches, as matplotlib's
-    ``bbox_inches="tight"`` does. PNGs are stored with a 256-colour palette: about a
-    third of the size of matplotlib's true-colour file, which matters because the report
-    embeds every figure.
+    ``bbox_inches="tight"`` does. PNGs are stored with a 256-colour palette when it keeps
+    the figure's colours (:func:`_keeps_colours`): about a third of the size of
+    matplotlib's true-colour file, which matters because the report embeds every figure.
     """
     from .io import atomic_output
 
@@ -144,11 +153,44 @@ def _tight_image(fig, dpi: int):
 
 
 def _palette_png(image, out) -> None:
+    """Write ``image`` as a 256-colour PNG that keeps its colours, else in true colour.
+
+    Median cut first (exact on most figures); where it moves a drawn colour
+    (:func:`_keeps_colours`), Pillow's fast octree, then maximum coverage: on the demo
+    these kept the colours of all 26 of its 175 figures that median cut did not (heat
+    maps, dense scatters), at 15-70 ms each.
+    """
     if image.mode == "RGBA":
         image = Image.alpha_composite(Image.new("RGBA", image.size, "white"), image)
-    # No dithering: plots are flat colours, and dither noise defeats PNG compression.
-    image = image.convert("RGB").quantize(colors=256, dither=Image.Dither.NONE)
-    image.save(out, format="png", optimize=True)
+    rgb = image.convert("RGB")
+    for method in QUANTIZERS:
+        # No dithering: plots are flat colours, and dither noise defeats PNG compression.
+        quantized = rgb.quantize(colors=256, method=method, dither=Image.Dither.NONE)
+        if _keeps_colours(rgb, quantized):
+            quantized.save(out, format="png", optimize=True)
+            return
+    rgb.save(out, format="png", optimize=True)
+
+
+def _keeps_colours(rgb, quantized) -> bool:
+    """Whether the palette keeps every drawn colour (see :data:`DRAWN_PIXELS`).
+
+    Drawn colours may move by :data:`COLOUR_TOLERANCE` at most.
+
+    Median cut fails on a scatter of tens of thousands of sub-pixel points: their
+    anti-aliased blends outnumber the pure colours, and a UMAP of 88,000 nuclei in 22
+    cell types lost 11 of its colours (by up to 64 of 255), two of them to the same
+    palette entry.
+    """
+    before = np.asarray(rgb, dtype=np.int16)
+    moved = before[
+        np.abs(before - np.asarray(quantized.convert("RGB"), dtype=np.int16)).max(axis=2)
+        > COLOUR_TOLERANCE
+    ]
+    if not len(moved):
+        return True
+    packed = (moved[:, 0].astype(np.int32) << 16) | (moved[:, 1] << 8) | moved[:, 2]
+    return int(np.unique(packed, return_counts=True)[1].max()) < DRAWN_PIXELS
 
 
 def log_scale(ax, x: bool = False, y: bool = False) -> None:
