@@ -78,7 +78,7 @@ def test_save_keeps_every_drawn_colour_of_a_dense_scatter(tmp_path):
     255 (two types to one colour); the saved picture keeps each where it is drawn pure."""
     fig, colours = _dense_umap()
     drawn = np.asarray(plotting._tight_image(fig, plotting.DPI).convert("RGB"), dtype=int)
-    plotting.save(_dense_umap()[0], tmp_path / "umap.png")
+    plotting.save(fig, tmp_path / "umap.png")  # draws it again, and closes it
     with Image.open(tmp_path / "umap.png") as image:
         assert image.mode == "P"  # a palette that keeps the colours exists (fast octree)
         saved = np.asarray(image.convert("RGB"), dtype=int)
